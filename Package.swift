@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Purser",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "purser", targets: ["purser"]),
+        .library(name: "PurserPolicy", targets: ["PurserPolicy"]),
+        .library(name: "PurserEngine", targets: ["PurserEngine"]),
+        .library(name: "PurserStore", targets: ["PurserStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+    ],
+    targets: [
+        // C libraries come from Debian's -dev packages; they are never vendored.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // A thin, typed Swift wrapper over the LMDB C API: every return code checked, handles freed in deinit.
+        .target(name: "PurserLMDB", dependencies: ["CLMDB"]),
+        // Policy: the policy file's model, parsing and validation. No state, no clock.
+        .target(
+            name: "PurserPolicy",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Engine: pure decision logic over values. No I/O, no clock of its own.
+        .target(
+            name: "PurserEngine",
+            dependencies: ["PurserPolicy"]
+        ),
+        // Store: LMDB persistence of policy, counters, reservations and the ledger outbox.
+        .target(
+            name: "PurserStore",
+            dependencies: ["PurserLMDB", "PurserPolicy", "PurserEngine"]
+        ),
+        .executableTarget(
+            name: "purser",
+            dependencies: [
+                "PurserPolicy", "PurserEngine", "PurserStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PurserLMDBTests", dependencies: ["PurserLMDB"]),
+        .testTarget(name: "PurserPolicyTests", dependencies: ["PurserPolicy"]),
+        .testTarget(name: "PurserEngineTests", dependencies: ["PurserEngine", "PurserPolicy"]),
+        .testTarget(
+            name: "PurserStoreTests",
+            dependencies: ["PurserStore", "PurserEngine", "PurserPolicy", "PurserLMDB"]
+        ),
+        .testTarget(name: "PurserCommandTests", dependencies: ["PurserPolicy"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,48 @@
+/// A validated policy: the complete, immutable description of who may spend what.
+///
+/// Values of this type come from `PolicyParser`, which has already checked every cross-reference
+/// and limit, so the engine and the store can rely on them without re-validating.
+public struct Policy: Hashable, Sendable {
+    public var version: Int
+    public var defaults: PolicyDefaults
+    /// Keyed by exact model name.
+    public var prices: [String: ModelPrice]
+    public var plans: [String: Plan]
+    public var tenants: [String: Tenant]
+    /// In file order.
+    public var keys: [KeyPolicy]
+    /// Account-wide tag budgets, across every tenant.
+    public var tags: [String: TagPolicy]
+
+    public init(
+        version: Int = 1,
+        defaults: PolicyDefaults = PolicyDefaults(),
+        prices: [String: ModelPrice] = [:],
+        plans: [String: Plan] = [:],
+        tenants: [String: Tenant] = [:],
+        keys: [KeyPolicy] = [],
+        tags: [String: TagPolicy] = [:]
+    ) {
+        self.version = version
+        self.defaults = defaults
+        self.prices = prices
+        self.plans = plans
+        self.tenants = tenants
+        self.keys = keys
+        self.tags = tags
+    }
+}
+
+/// Settings under `defaults:`.
+public struct PolicyDefaults: Hashable, Sendable {
+    /// Unsettled reservations are released after this (`reservation_ttl`, default 10m).
+    public var reservationTTLSeconds: Int64
+    /// How long a finished or expired reservation is remembered (`reservation_retention`, default
+    /// 24h): within it, a retried settle returns the first result and a late settle is still charged.
+    public var reservationRetentionSeconds: Int64
+
+    public init(reservationTTLSeconds: Int64 = 600, reservationRetentionSeconds: Int64 = 86_400) {
+        self.reservationTTLSeconds = reservationTTLSeconds
+        self.reservationRetentionSeconds = reservationRetentionSeconds
+    }
+}
