@@ -9,12 +9,16 @@ public struct GenericCellRateAlgorithm: Hashable, Sendable {
 
     public let limitPerMinute: Int64
     public let intervalNanoseconds: Int64
+    /// How far the TAT may run ahead of now: exactly `limitPerMinute` intervals, so the burst is
+    /// exactly the limit even when the interval was rounded up (and then spans a hair over 60 s).
+    public let burstNanoseconds: Int64
 
     public init(limitPerMinute: Int64) {
         precondition(limitPerMinute > 0, "a rate limit is positive; the policy parser guarantees it")
         self.limitPerMinute = limitPerMinute
         let (quotient, remainder) = GenericCellRateAlgorithm.windowNanoseconds.quotientAndRemainder(dividingBy: limitPerMinute)
         self.intervalNanoseconds = max(1, remainder > 0 ? quotient + 1 : quotient)
+        self.burstNanoseconds = limitPerMinute * intervalNanoseconds
     }
 
     public enum Outcome: Hashable, Sendable {
@@ -33,7 +37,7 @@ public struct GenericCellRateAlgorithm: Hashable, Sendable {
         guard cost <= limitPerMinute else { return .neverFits }
         let start = max(stored, now)
         let next = start + cost * intervalNanoseconds
-        let allowedAt = next - GenericCellRateAlgorithm.windowNanoseconds
+        let allowedAt = next - burstNanoseconds
         if allowedAt > now {
             return .denied(retryAfterNanoseconds: allowedAt - now)
         }
@@ -43,7 +47,7 @@ public struct GenericCellRateAlgorithm: Hashable, Sendable {
     /// Units admitted at `now` with the given TAT.
     public func remaining(theoreticalArrivalNanoseconds: Int64, now: Int64) -> Int64 {
         let used = max(0, theoreticalArrivalNanoseconds - now)
-        return max(0, (GenericCellRateAlgorithm.windowNanoseconds - used) / intervalNanoseconds)
+        return max(0, (burstNanoseconds - used) / intervalNanoseconds)
     }
 
     /// The TAT after correcting an earlier admission by `delta` units (negative refunds). A refund

@@ -1,0 +1,65 @@
+/// Appends fixed-width big-endian integers and length-prefixed strings to a byte array.
+///
+/// Every LMDB value Purser stores is written with this and read back with `RecordReader`: a
+/// hand-written binary layout, because decoding a record happens on every decision and must cost
+/// well under a microsecond (a JSON decode costs tens).
+struct RecordWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 128) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func write(_ value: UInt8) {
+        bytes.append(value)
+    }
+
+    mutating func write(_ value: Bool) {
+        bytes.append(value ? 1 : 0)
+    }
+
+    mutating func write(_ value: Int64) {
+        write(UInt64(bitPattern: value))
+    }
+
+    mutating func write(_ value: UInt64) {
+        var bigEndian = value.bigEndian
+        withUnsafeBytes(of: &bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func write(_ value: UInt32) {
+        var bigEndian = value.bigEndian
+        withUnsafeBytes(of: &bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func write(_ value: String) {
+        let utf8 = value.utf8
+        write(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func write(_ values: [String]) {
+        write(UInt32(values.count))
+        for value in values { write(value) }
+    }
+
+    mutating func write(bytes value: [UInt8]) {
+        write(UInt32(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    /// A presence byte, then the value if present.
+    mutating func writeOptional<Value>(_ value: Value?, _ body: (inout RecordWriter, Value) -> Void) {
+        guard let value else {
+            write(false)
+            return
+        }
+        write(true)
+        body(&self, value)
+    }
+
+    mutating func writeArray<Element>(_ values: [Element], _ body: (inout RecordWriter, Element) -> Void) {
+        write(UInt32(values.count))
+        for value in values { body(&self, value) }
+    }
+}

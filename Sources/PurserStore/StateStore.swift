@@ -1,0 +1,256 @@
+import PurserEngine
+import PurserLMDB
+import PurserPolicy
+
+/// Purser's state in LMDB: the policy in force, every scope's counters, reservations, the
+/// idempotency indexes and the ledger outbox.
+///
+/// Every operation runs the pure engine between a read and a write of the same LMDB write
+/// transaction, so a decision and everything it changes commit together or not at all, and a
+/// batch of operations (`perform`) shares one commit. LMDB admits one writer at a time, which is
+/// what makes "check every cap, then reserve in every scope" atomic across concurrent requests.
+public final class StateStore: @unchecked Sendable {
+    public static let schemaVersion: UInt64 = 1
+
+    private let environment: LMDBEnvironment
+    private let databases: StoreDatabases
+    public let options: StoreOptions
+    private let makeReservationId: @Sendable () -> String
+
+    /// Opens (creating if needed) the store in `directory`.
+    ///
+    /// `makeReservationId` exists for tests that want predictable ids; the default draws 128
+    /// random bits from the system's secure generator, so ids cannot be guessed.
+    public init(
+        directory: String,
+        options: StoreOptions = StoreOptions(),
+        makeReservationId: @escaping @Sendable () -> String = StateStore.randomReservationId
+    ) throws(StoreError) {
+        self.options = options
+        self.makeReservationId = makeReservationId
+        let environmentOptions = LMDBEnvironmentOptions(
+            mapSizeBytes: options.mapSizeBytes,
+            databasesCountMax: StoreDatabases.count + 4,
+            readersCountMax: options.readersCountMax,
+            noSync: options.commitWithoutSync
+        )
+        let environment = try StoreError.wrapping { try LMDBEnvironment(path: directory, options: environmentOptions) }
+        let databases = try StoreError.wrapping { try StoreDatabases(environment: environment) }
+        self.environment = environment
+        self.databases = databases
+        try StoreError.wrapping {
+            try environment.write { transaction in
+                if let stored = try transaction.get(databases.meta, key: MetaKey.schema) {
+                    let found = BigEndianKey.value(stored) ?? 0
+                    guard found == StateStore.schemaVersion else {
+                        throw StoreError.schemaMismatch(found: found, expected: StateStore.schemaVersion)
+                    }
+                } else {
+                    try transaction.put(databases.meta, key: MetaKey.schema, value: BigEndianKey.bytes(StateStore.schemaVersion))
+                }
+            }
+        }
+    }
+
+    /// Closes LMDB. Later calls fail with a storage error instead of touching freed memory.
+    public func close() {
+        environment.close()
+    }
+
+    @Sendable public static func randomReservationId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        func hex(_ value: UInt64) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - text.count) + text
+        }
+        return "rsv_" + hex(high) + hex(low)
+    }
+
+    /// Makes every committed transaction durable (fsync). Needed only with `commitWithoutSync`.
+    public func sync() throws(StoreError) {
+        try StoreError.wrapping { try environment.sync(force: true) }
+    }
+
+    // MARK: - Policy
+
+    /// Replaces the policy in one write transaction: a reader sees the old policy or the new one,
+    /// never a mix. Counters, reservations and the outbox are untouched, so spend survives.
+    @discardableResult
+    public func loadPolicy(_ policy: Policy, version: String, now: Timestamp) throws(StoreError) -> PolicyLoadSummary {
+        try StoreError.wrapping {
+            try environment.write { transaction in
+                for database in databases.policyDatabases {
+                    try transaction.removeAll(database)
+                }
+                for key in policy.keys {
+                    try transaction.put(databases.keys, key: Array(key.id.utf8), value: key.encodedRecord())
+                    try transaction.put(databases.keyHashes, key: key.sha256.bytes, value: [0] + Array(key.id.utf8))
+                    if let previous = key.previousSHA256 {
+                        try transaction.put(databases.keyHashes, key: previous.bytes, value: [1] + Array(key.id.utf8))
+                    }
+                }
+                for tenant in policy.tenants.values {
+                    // The parser guarantees every tenant's plan exists.
+                    let plan = policy.plans[tenant.plan]!
+                    try transaction.put(databases.tenants, key: Array(tenant.id.utf8), value: TenantRecord(tenant: tenant, plan: plan).encodedRecord())
+                }
+                for (tag, tagPolicy) in policy.tags {
+                    try transaction.put(databases.accountTags, key: Array(tag.utf8), value: tagPolicy.encodedRecord())
+                }
+                for (model, price) in policy.prices {
+                    try transaction.put(databases.prices, key: Array(model.utf8), value: price.encodedRecord())
+                }
+                let metadata = PolicyMetadata(
+                    version: version, defaults: policy.defaults, loadedAt: now, plansCount: Int64(policy.plans.count),
+                    tenantsCount: Int64(policy.tenants.count), keysCount: Int64(policy.keys.count)
+                )
+                try transaction.put(databases.meta, key: MetaKey.policy, value: metadata.encodedRecord())
+            }
+        }
+        return PolicyLoadSummary(version: version, plansCount: policy.plans.count, tenantsCount: policy.tenants.count, keysCount: policy.keys.count)
+    }
+
+    /// The policy in force, or nil before the first load.
+    public func policyMetadata() throws(StoreError) -> PolicyMetadata? {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                try transaction.get(databases.meta, key: MetaKey.policy).map { try PolicyMetadata(record: $0) }
+            }
+        }
+    }
+
+    // MARK: - Operations
+
+    /// Runs the operations in order in one write transaction and commits once. Later operations
+    /// see the effects of earlier ones. If the transaction fails, nothing of it is applied.
+    public func perform(_ operations: [StoreOperation], now: Timestamp) throws(StoreError) -> [StoreOutcome] {
+        try StoreError.wrapping {
+            try environment.write { transaction in
+                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                return try operations.map { operation in
+                    switch operation {
+                    case .authorize(let secret, let request):
+                        return .authorized(try context.authorize(secret: secret, request: request))
+                    case .settle(let request):
+                        return .settled(try context.settle(request))
+                    case .release(let reservationId):
+                        return .released(try context.release(reservationId: reservationId))
+                    case .credit(let tenantId, let micros, let memo, let requestId):
+                        return .credited(try context.credit(tenantId: tenantId, micros: micros, memo: memo, requestId: requestId))
+                    }
+                }
+            }
+        }
+    }
+
+    public func authorize(secret: String, request: AuthorizeRequest, now: Timestamp) throws(StoreError) -> Decision {
+        guard case .authorized(let decision) = try perform([.authorize(secret: secret, request: request)], now: now)[0] else {
+            preconditionFailure("perform answers each operation with its own outcome kind")
+        }
+        return decision
+    }
+
+    public func settle(_ request: SettleRequest, now: Timestamp) throws(StoreError) -> SettleAnswer {
+        guard case .settled(let answer) = try perform([.settle(request)], now: now)[0] else {
+            preconditionFailure("perform answers each operation with its own outcome kind")
+        }
+        return answer
+    }
+
+    public func release(reservationId: String, now: Timestamp) throws(StoreError) -> ReleaseAnswer {
+        guard case .released(let answer) = try perform([.release(reservationId: reservationId)], now: now)[0] else {
+            preconditionFailure("perform answers each operation with its own outcome kind")
+        }
+        return answer
+    }
+
+    public func credit(tenantId: String, micros: Int64, memo: String, requestId: String, now: Timestamp) throws(StoreError) -> CreditAnswer {
+        guard case .credited(let answer) = try perform([.credit(tenantId: tenantId, micros: micros, memo: memo, requestId: requestId)], now: now)[0] else {
+            preconditionFailure("perform answers each operation with its own outcome kind")
+        }
+        return answer
+    }
+
+    /// Expires open reservations whose TTL has passed and forgets finished ones past their
+    /// retention, oldest first, at most `options.sweepBatchCountMax` per call.
+    public func sweep(now: Timestamp) throws(StoreError) -> SweepSummary {
+        try StoreError.wrapping {
+            try environment.write { transaction in
+                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                return try context.sweep(countMax: options.sweepBatchCountMax)
+            }
+        }
+    }
+
+    // MARK: - Reads
+
+    public func state(of scope: Scope) throws(StoreError) -> ScopeState? {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                try transaction.get(databases.scopes, key: scope.storageKey).map { try ScopeState(record: $0) }
+            }
+        }
+    }
+
+    /// Every scope's state, for reconciliation and inspection.
+    public func allStates() throws(StoreError) -> [Scope: ScopeState] {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                var states: [Scope: ScopeState] = [:]
+                try transaction.forEach(databases.scopes) { key, value in
+                    states[try Scope(storageKey: key)] = try ScopeState(record: value)
+                    return true
+                }
+                return states
+            }
+        }
+    }
+
+    public func reservation(id: String) throws(StoreError) -> Reservation? {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                try transaction.get(databases.reservations, key: Array(id.utf8)).map { try Reservation(record: $0) }
+            }
+        }
+    }
+
+    /// Reservations still holding money, for reconciliation.
+    public func openReservations() throws(StoreError) -> [Reservation] {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                var open: [Reservation] = []
+                try transaction.forEach(databases.reservations) { _, value in
+                    let reservation = try Reservation(record: value)
+                    if reservation.state == .open { open.append(reservation) }
+                    return true
+                }
+                return open
+            }
+        }
+    }
+
+    /// Outbox events with a sequence greater than `sequence`, in order, at most `countMax`.
+    public func outboxEvents(after sequence: UInt64, countMax: Int) throws(StoreError) -> [LedgerEvent] {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                var events: [LedgerEvent] = []
+                try transaction.forEach(databases.outbox, from: BigEndianKey.bytes(sequence + 1)) { _, value in
+                    events.append(try LedgerEvent(record: value))
+                    return events.count < countMax
+                }
+                return events
+            }
+        }
+    }
+
+    /// Reservations expired by the sweeper since the data directory was created.
+    public func expiredTotalCount() throws(StoreError) -> UInt64 {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                try transaction.get(databases.meta, key: MetaKey.expiredTotal).flatMap { BigEndianKey.value($0) } ?? 0
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// How the store opens LMDB. Every limit is explicit and named with its unit.
+public struct StoreOptions: Sendable {
+    /// The LMDB map: the most the state may ever occupy on disk. Sparse, so a large value costs
+    /// nothing until used.
+    public var mapSizeBytes: Int
+    /// LMDB reader slots: concurrent read transactions across every process using the data.
+    public var readersCountMax: Int
+    /// When true, a commit does not fsync; `StateStore.sync()` makes everything durable. The
+    /// server uses this so an authorize never waits for the disk while a settle still does.
+    public var commitWithoutSync: Bool
+    /// The most reservations one `sweep` call expires or purges, so a backlog never makes a
+    /// single write transaction (and every request queued behind it) arbitrarily long.
+    public var sweepBatchCountMax: Int
+
+    public init(
+        mapSizeBytes: Int = 4 << 30,
+        readersCountMax: Int = 126,
+        commitWithoutSync: Bool = false,
+        sweepBatchCountMax: Int = 10_000
+    ) {
+        self.mapSizeBytes = mapSizeBytes
+        self.readersCountMax = readersCountMax
+        self.commitWithoutSync = commitWithoutSync
+        self.sweepBatchCountMax = sweepBatchCountMax
+    }
+}
