@@ -9,11 +9,15 @@ let package = Package(
         .library(name: "PurserPolicy", targets: ["PurserPolicy"]),
         .library(name: "PurserEngine", targets: ["PurserEngine"]),
         .library(name: "PurserStore", targets: ["PurserStore"]),
+        .library(name: "PurserWire", targets: ["PurserWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // C libraries come from Debian's -dev packages; they are never vendored.
@@ -47,11 +51,27 @@ let package = Package(
             name: "PurserStore",
             dependencies: ["PurserLMDB", "PurserPolicy", "PurserEngine"]
         ),
+        // Wire: protocol v1 frames and messages as bytes. No I/O, so it can be fuzzed directly.
+        .target(name: "PurserWire"),
+        // Server: SwiftNIO on Unix sockets, the group-commit writer, and the services of `purser serve`.
+        .target(
+            name: "PurserServer",
+            dependencies: [
+                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "purser",
             dependencies: [
-                "PurserPolicy", "PurserEngine", "PurserStore",
+                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "PurserLMDBTests", dependencies: ["PurserLMDB"]),
@@ -61,6 +81,7 @@ let package = Package(
             name: "PurserStoreTests",
             dependencies: ["PurserStore", "PurserEngine", "PurserPolicy", "PurserLMDB"]
         ),
+        .testTarget(name: "PurserWireTests", dependencies: ["PurserWire"]),
         .testTarget(name: "PurserCommandTests", dependencies: ["PurserPolicy"]),
     ],
     swiftLanguageModes: [.v6]
