@@ -76,12 +76,14 @@ def encode(message_type, correlation_id, fields):
 
 
 def good(name, message_type, correlation_id, fields, note):
-    return {"name": name, "valid": True, "note": note, "hex": encode(message_type, correlation_id, fields).hex(),
+    direction = "to_server" if TYPES[message_type] < 0x7F else "to_client"
+    return {"name": name, "valid": True, "direction": direction, "note": note, "hex": encode(message_type, correlation_id, fields).hex(),
             "message": {"type": message_type, "correlation_id": correlation_id, "fields": fields}}
 
 
-def bad(name, frame, error, note):
-    return {"name": name, "valid": False, "note": note, "hex": frame.hex(), "error": error}
+def bad(name, frame, error, note, direction="to_server"):
+    """`direction` says who decodes the frame: the server (a request) or a client (a reply)."""
+    return {"name": name, "valid": False, "direction": direction, "note": note, "hex": frame.hex(), "error": error}
 
 
 def raw(payload):
@@ -155,7 +157,7 @@ vectors = [
 ]
 
 vectors.append(bad("bool_not_0_or_1_in_reply", raw(struct.pack(">BBQ", 1, 0x83, 1) + field(1, b"rsv_x") + field(2, b"released") + field(3, b"\x02")),
-                   "malformed_field", "a client decoding a release reply must refuse replayed=2"))
+                   "malformed_field", "a client decoding a release reply must refuse replayed=2", direction="to_client"))
 
 out = {"protocol_version": 1, "generated_by": "clients/testdata/make_vectors.py", "vectors": vectors}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
