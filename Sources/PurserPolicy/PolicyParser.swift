@@ -34,6 +34,12 @@ public enum PolicyParser {
 
     /// Reads the file (size limit PolicyLimits.policyFileBytesMax, reported as a problem at 1:1 if exceeded or unreadable, or if not valid UTF-8) and parses it.
     public static func parse(contentsOfFile path: String) throws(PolicyValidationError) -> Policy {
+        try load(contentsOfFile: path).policy
+    }
+
+    /// Reads, parses and validates a file, and names the result by the SHA-256 of the very bytes
+    /// parsed: the policy version the ledger records, so two loads of the same file agree.
+    public static func load(contentsOfFile path: String) throws(PolicyValidationError) -> LoadedPolicy {
         func fail(_ message: String) -> PolicyValidationError {
             PolicyValidationError(problems: [PolicyProblem(file: path, line: 1, column: 1, message: message)])
         }
@@ -45,7 +51,7 @@ public enum PolicyParser {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw fail("the policy file is not valid UTF-8 (first bad byte at offset \(invalidUTF8Offset(bytes)))")
         }
-        return try parse(text, fileName: path)
+        return LoadedPolicy(policy: try parse(text, fileName: path), version: PolicyVersion.of(bytes))
     }
 
     struct ReadFailure: Error {

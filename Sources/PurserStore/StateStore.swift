@@ -245,6 +245,13 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Ledger events not yet drained from the outbox.
+    public func outboxDepth() throws(StoreError) -> Int {
+        try StoreError.wrapping {
+            try environment.read { transaction in try transaction.count(databases.outbox) }
+        }
+    }
+
     /// Reservations expired by the sweeper since the data directory was created.
     public func expiredTotalCount() throws(StoreError) -> UInt64 {
         try StoreError.wrapping {

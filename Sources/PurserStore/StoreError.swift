@@ -8,6 +8,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case corrupted(RecordCorrupted)
     /// The data directory was written by an incompatible version of Purser.
     case schemaMismatch(found: UInt64, expected: UInt64)
+    /// The writer is stopping and did not start this operation.
+    case shuttingDown
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum StoreError: Error, CustomStringConvertible {
         case .corrupted(let error): return "\(error)"
         case .schemaMismatch(let found, let expected):
             return "the data directory has schema version \(found); this purser understands \(expected)"
+        case .shuttingDown:
+            return "the server is shutting down"
         }
     }
 

@@ -96,8 +96,8 @@ public enum WireRequest: Hashable, Sendable {
             guard (input == nil) == (output == nil) else {
                 throw WireError(.malformedField, "authorize needs both input_tokens and max_output_tokens, or neither")
             }
-            guard message.int64("estimate_micros") != nil || input != nil else {
-                throw WireError(.malformedField, "authorize needs estimate_micros, or input_tokens and max_output_tokens")
+            guard (message.int64("estimate_micros") != nil) != (input != nil) else {
+                throw WireError(.malformedField, "authorize needs exactly one of estimate_micros, or input_tokens with max_output_tokens")
             }
             self = .authorize(AuthorizeFields(
                 key: message.string("key")!, model: message.string("model")!, tags: message.strings("tag"),
@@ -110,8 +110,8 @@ public enum WireRequest: Hashable, Sendable {
             guard (input == nil) == (output == nil) else {
                 throw WireError(.malformedField, "settle needs both input_tokens and output_tokens, or neither")
             }
-            guard message.int64("cost_micros") != nil || input != nil else {
-                throw WireError(.malformedField, "settle needs cost_micros, or input_tokens and output_tokens")
+            guard (message.int64("cost_micros") != nil) != (input != nil) else {
+                throw WireError(.malformedField, "settle needs exactly one of cost_micros, or input_tokens with output_tokens")
             }
             self = .settle(SettleFields(
                 reservation: message.string("reservation")!, costMicros: message.int64("cost_micros"), inputTokens: input,

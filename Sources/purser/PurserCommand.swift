@@ -1,10 +1,14 @@
 import ArgumentParser
 
 @main
-struct PurserCommand: ParsableCommand {
+struct PurserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purser",
         abstract: "A local policy decision daemon for AI products: per-customer keys, spend caps, rate limits and usage.",
-        subcommands: [CheckPolicyCommand.self, KeysCommand.self]
+        subcommands: [
+            ServeCommand.self, AuthorizeCommand.self, SettleCommand.self, ReleaseCommand.self,
+            ReloadCommand.self, StatusCommand.self, CreditCommand.self, StateCommand.self,
+            CheckPolicyCommand.self, KeysCommand.self,
+        ]
     )
 }

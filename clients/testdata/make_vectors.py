@@ -153,6 +153,9 @@ vectors = [
         "malformed_field", "model is not UTF-8"),
     bad("only_input_tokens", raw(HEADER_AUTHORIZE + field(1, b"k") + field(2, b"m") + field(5, struct.pack(">q", 1)) + field(7, b"r")),
         "malformed_field", "input_tokens without max_output_tokens"),
+    bad("both_estimate_forms", raw(HEADER_AUTHORIZE + field(1, b"k") + field(2, b"m") + field(4, struct.pack(">q", 1))
+                                   + field(5, struct.pack(">q", 1)) + field(6, struct.pack(">q", 1)) + field(7, b"r")),
+        "malformed_field", "estimate_micros together with token counts"),
     bad("frame_too_large", struct.pack(">I", 65537), "frame_too_large", "a length prefix above the default frameBytesMax, with no payload"),
 ]
 

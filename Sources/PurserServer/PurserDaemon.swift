@@ -1,0 +1,70 @@
+import Logging
+import PurserPolicy
+import PurserStore
+import ServiceLifecycle
+
+/// `purser serve`: checks everything that can be checked before touching state, then assembles
+/// the services in one `ServiceGroup`.
+public enum PurserDaemon {
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
+        // 1. The policy must be valid before anything else happens.
+        let loaded: LoadedPolicy
+        do throws(PolicyValidationError) {
+            loaded = try PolicyParser.load(contentsOfFile: configuration.policyPath)
+        } catch {
+            for problem in error.problems {
+                logger.error("\(problem.description)")
+            }
+            throw StartupError(description: "the policy file \(configuration.policyPath) is invalid (\(error.problems.count) problems)")
+        }
+        warnIfWorldWritable(configuration.policyPath, logger: logger)
+        warnIfWorldWritable(configuration.dataDirectory, logger: logger)
+
+        // 2. Never displace a live daemon: first its data directory, then its sockets.
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        try SocketPath.prepare(configuration.dataSocketPath)
+        try SocketPath.prepare(configuration.adminSocketPath)
+
+        // 3. Open the store and put the policy in force.
+        let store = try StateStore(
+            directory: configuration.dataDirectory,
+            options: StoreOptions(mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: true)
+        )
+        let summary = try store.loadPolicy(loaded.policy, version: loaded.version, now: WallClock.now())
+        try store.sync()
+        logger.info("policy loaded", metadata: [
+            "file": "\(configuration.policyPath)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
+            "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)",
+        ])
+
+        // 4. The services, started in this order and shut down in the reverse one.
+        let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
+        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger)
+        let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
+        let processor = RequestProcessor(writer: writer, store: store, reloader: reloader, connections: connections)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: StoreWriterService(writer: writer, store: store, logger: logger)),
+                .init(service: ExpirySweeperService(writer: writer, intervalMilliseconds: configuration.sweepIntervalMilliseconds, logger: logger)),
+                .init(service: ReloadOnHangupService(reloader: reloader)),
+                .init(service: SocketServerService(configuration: configuration, processor: processor, connections: connections, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        withExtendedLifetime(lock) {}
+        logger.info("stopped cleanly")
+    }
+
+    /// Anyone able to write these could grant themselves credit or budget.
+    static func warnIfWorldWritable(_ path: String, logger: Logger) {
+        if let mode = FileMode.of(path), mode & 0o002 != 0 {
+            logger.warning("world-writable path: any local user can change it", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))"])
+        }
+    }
+}

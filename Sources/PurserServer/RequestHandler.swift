@@ -1,0 +1,163 @@
+import Logging
+import NIOCore
+import PurserWire
+
+/// One connection's requests: decodes payloads, hands them to the processor, writes replies in
+/// completion order, and keeps the connection's promises:
+/// - at most `inflightMax` requests are in flight; beyond that it stops reading (backpressure),
+///   so a flood costs the flooder latency and the server no memory;
+/// - a malformed frame gets an error reply with its stable code, then the connection closes;
+/// - on drain (shutdown) it stops reading, answers what is in flight, and closes.
+final class RequestHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let processor: RequestProcessor
+    private let role: SocketRole
+    private let inflightMax: Int
+    private let logger: Logger
+
+    private var inflight = 0
+    /// A read the channel asked for while we were at `inflightMax`; issued once below it.
+    private var readHeld = false
+    private var draining = false
+    private var inputClosed = false
+    /// Set once a fatal error was answered: nothing more is read or written.
+    private var finished = false
+
+    init(processor: RequestProcessor, role: SocketRole, inflightMax: Int, logger: Logger) {
+        self.processor = processor
+        self.role = role
+        self.inflightMax = inflightMax
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !finished else { return }
+        let payload = unwrapInboundIn(data)
+        let bytes = Array(payload.readableBytesView)
+        let correlationId = WireCodec.correlationId(ofPayload: bytes)
+        let request: WireRequest
+        do {
+            request = try WireRequest(payload: bytes)
+        } catch {
+            fail(context: context, error: error, correlationId: correlationId)
+            return
+        }
+        if draining {
+            fail(context: context, error: WireError(.shuttingDown, "the server is shutting down; this request was not applied"), correlationId: correlationId)
+            return
+        }
+        if request.type.isAdmin && role == .data {
+            write(context: context, frame: WireCodec.encodeError(
+                WireError(.adminOnly, "\(request.type.name) is accepted on the admin socket only"), correlationId: correlationId
+            ))
+            return
+        }
+        inflight += 1
+        processor.process(request, on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.inflight -= 1
+            switch result {
+            case .success(var reply):
+                reply.correlationId = correlationId
+                self.write(context: context, frame: WireCodec.encode(reply))
+            case .failure(let error as WireError):
+                if error.code.closesConnection {
+                    self.fail(context: context, error: error, correlationId: correlationId)
+                } else {
+                    self.write(context: context, frame: WireCodec.encodeError(error, correlationId: correlationId))
+                }
+            case .failure(let error):
+                self.write(context: context, frame: WireCodec.encodeError(WireError(.unavailable, "\(error)"), correlationId: correlationId))
+            }
+            self.afterReply(context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if inflight >= inflightMax || draining || finished {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let error = error as? WireError {
+            fail(context: context, error: error, correlationId: 0)
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+            finished = true
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            inputClosed = true
+            closeIfIdle(context: context)
+        case is IdleStateHandler.IdleStateEvent:
+            if inflight == 0 {
+                logger.debug("closing an idle connection")
+                context.close(promise: nil)
+            }
+        case is ConnectionRegistry.DrainRequested:
+            draining = true
+            closeIfIdle(context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func afterReply(context: ChannelHandlerContext) {
+        if readHeld && inflight < inflightMax && !draining && !finished {
+            readHeld = false
+            context.read()
+        }
+        closeIfIdle(context: context)
+    }
+
+    private func closeIfIdle(context: ChannelHandlerContext) {
+        if (inputClosed || draining) && inflight == 0 && !finished {
+            finished = true
+            context.close(promise: nil)
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, frame: [UInt8]) {
+        guard !finished else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+    }
+
+    /// Answers an error; for a fatal one, closes the connection once the reply is written.
+    private func fail(context: ChannelHandlerContext, error: WireError, correlationId: UInt64) {
+        guard !finished else { return }
+        let frame = context.channel.allocator.buffer(bytes: WireCodec.encodeError(error, correlationId: correlationId))
+        guard error.code.closesConnection else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            return
+        }
+        logger.info("closing a connection after a protocol error", metadata: ["code": "\(error.code.rawValue)", "socket": "\(role.rawValue)"])
+        finished = true
+        context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Installed instead of a `RequestHandler` on a connection beyond `connectionsMax`: says why and closes.
+final class RejectConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let frame = WireCodec.encodeError(WireError(.tooManyConnections, "connectionsMax reached; try again later"), correlationId: 0)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

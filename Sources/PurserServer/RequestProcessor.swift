@@ -1,0 +1,203 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PurserEngine
+import PurserPolicy
+import PurserStore
+import PurserWire
+
+/// Which socket a connection came in on; admin messages are accepted on the admin socket only.
+public enum SocketRole: String, Sendable {
+    case data
+    case admin
+}
+
+/// Turns a request into its reply: store operations go to the writer, `ping` and `status` are
+/// answered from reads. Knows nothing about connections or bytes.
+final class RequestProcessor: Sendable {
+    let writer: StoreWriter
+    let store: StateStore
+    let reloader: PolicyReloader
+    let connections: ConnectionRegistry
+    let startedAtNanoseconds = WallClock.monotonicNanoseconds()
+
+    init(writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry) {
+        self.writer = writer
+        self.store = store
+        self.reloader = reloader
+        self.connections = connections
+    }
+
+    /// The reply to `request` (without its correlation id), completed on any thread.
+    func process(_ request: WireRequest, on eventLoop: EventLoop) -> EventLoopFuture<WireMessage> {
+        switch request {
+        case .ping:
+            return eventLoop.makeCompletedFuture { try pong() }
+        case .status:
+            return eventLoop.makeCompletedFuture { try status() }
+        case .reload:
+            let promise = eventLoop.makePromise(of: WireMessage.self)
+            reloader.reload(reason: "admin message") { result in
+                switch result {
+                case .success(let outcome):
+                    var reply = WireMessage(type: .reloadReply, correlationId: 0)
+                    reply.set("policy_version", outcome.summary.version)
+                    reply.set("plans", Int64(outcome.summary.plansCount))
+                    reply.set("tenants", Int64(outcome.summary.tenantsCount))
+                    reply.set("keys", Int64(outcome.summary.keysCount))
+                    reply.set("duration_us", outcome.durationMicroseconds)
+                    promise.succeed(reply)
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            }
+            return promise.futureResult
+        case .authorize(let fields):
+            let estimate: TokenOrMicrosAmount = fields.estimateMicros.map { .micros($0) }
+                ?? .tokens(inputTokens: fields.inputTokens!, outputTokens: fields.maxOutputTokens!)
+            let operation = StoreOperation.authorize(
+                secret: fields.key,
+                request: AuthorizeRequest(requestId: fields.requestId, model: fields.model, tags: fields.tags, estimate: estimate)
+            )
+            return submit(operation, on: eventLoop)
+        case .settle(let fields):
+            guard let status = SettleStatus(rawValue: fields.status) else {
+                return eventLoop.makeFailedFuture(WireError(.badRequest, "status must be ok, error or cancelled"))
+            }
+            let cost: TokenOrMicrosAmount = fields.costMicros.map { .micros($0) }
+                ?? .tokens(inputTokens: fields.inputTokens!, outputTokens: fields.outputTokens!)
+            return submit(.settle(SettleRequest(reservationId: fields.reservation, cost: cost, status: status, retries: fields.retries)), on: eventLoop)
+        case .release(let reservation):
+            return submit(.release(reservationId: reservation), on: eventLoop)
+        case .credit(let fields):
+            return submit(.credit(tenantId: fields.tenant, micros: fields.micros, memo: fields.memo, requestId: fields.requestId), on: eventLoop)
+        }
+    }
+
+    private func submit(_ operation: StoreOperation, on eventLoop: EventLoop) -> EventLoopFuture<WireMessage> {
+        let promise = eventLoop.makePromise(of: WireMessage.self)
+        writer.submit(operation) { result in
+            switch result {
+            case .success(let outcome):
+                promise.completeWith(Result { try ReplyBuilder.reply(to: outcome) })
+            case .failure(.shuttingDown):
+                promise.fail(WireError(.shuttingDown, "the server is shutting down; this request was not applied"))
+            case .failure(let error):
+                promise.fail(WireError(.unavailable, "the store could not answer: \(error)"))
+            }
+        }
+        return promise.futureResult
+    }
+
+    private func pong() throws -> WireMessage {
+        var reply = WireMessage(type: .pong, correlationId: 0)
+        reply.set("server_version", ServerConfiguration.serverVersion)
+        reply.set("policy_version", try store.policyMetadata()?.version ?? "")
+        return reply
+    }
+
+    private func status() throws -> WireMessage {
+        let metadata = try store.policyMetadata()
+        let statistics = writer.currentStatistics
+        var reply = WireMessage(type: .statusReply, correlationId: 0)
+        reply.set("server_version", ServerConfiguration.serverVersion)
+        reply.set("policy_version", metadata?.version ?? "")
+        reply.set("policy_loaded_at_ms", metadata.map { $0.loadedAt.nanosecondsSinceEpoch / 1_000_000 } ?? 0)
+        reply.set("plans", metadata?.plansCount ?? 0)
+        reply.set("tenants", metadata?.tenantsCount ?? 0)
+        reply.set("keys", metadata?.keysCount ?? 0)
+        reply.set("uptime_ms", (WallClock.monotonicNanoseconds() - startedAtNanoseconds) / 1_000_000)
+        reply.set("connections", Int64(connections.count))
+        reply.set("outbox_depth", Int64(try store.outboxDepth()))
+        reply.set("expired_total", Int64(try store.expiredTotalCount()))
+        reply.set("batches_committed", statistics.batchesCommitted)
+        reply.set("operations_committed", statistics.operationsCommitted)
+        reply.set("syncs", statistics.syncs)
+        return reply
+    }
+}
+
+/// Store outcomes as reply messages.
+enum ReplyBuilder {
+    static func reply(to outcome: StoreOutcome) throws -> WireMessage {
+        switch outcome {
+        case .authorized(let decision):
+            return authorizeReply(decision)
+        case .settled(.settled(let reservationId, let settlement, let replayed)):
+            var reply = WireMessage(type: .settleReply, correlationId: 0)
+            reply.set("reservation", reservationId)
+            reply.set("cost_micros", settlement.costMicros)
+            reply.set("input_tokens", settlement.inputTokens)
+            reply.set("output_tokens", settlement.outputTokens)
+            reply.set("status", settlement.status.rawValue)
+            reply.set("retries", settlement.retries)
+            reply.set("overdraft_micros", settlement.overdraftMicros)
+            reply.set("late", settlement.late)
+            reply.set("replayed", replayed)
+            reply.set("settled_at_ms", settlement.settledAt.nanosecondsSinceEpoch / 1_000_000)
+            return reply
+        case .settled(.unknownReservation), .released(.unknownReservation):
+            throw WireError(.unknownReservation, "no such reservation (never issued, or forgotten after its retention)")
+        case .settled(.badRequest(let problem)), .credited(.badRequest(let problem)):
+            throw WireError(.badRequest, problem.detail)
+        case .released(.released(let reservationId, let state, let replayed)):
+            var reply = WireMessage(type: .releaseReply, correlationId: 0)
+            reply.set("reservation", reservationId)
+            reply.set("state", stateName(state))
+            reply.set("replayed", replayed)
+            return reply
+        case .credited(.credited(let tenantId, let balance, let credited, let replayed)):
+            var reply = WireMessage(type: .creditReply, correlationId: 0)
+            reply.set("tenant", tenantId)
+            reply.set("balance_micros", balance)
+            reply.set("credited_micros", credited)
+            reply.set("replayed", replayed)
+            return reply
+        case .credited(.unknownTenant):
+            throw WireError(.unknownTenant, "no such tenant in the policy")
+        }
+    }
+
+    static func stateName(_ state: ReservationState) -> String {
+        switch state {
+        case .open: return "open"
+        case .settled: return "settled"
+        case .released: return "released"
+        case .expired: return "expired"
+        }
+    }
+
+    static func authorizeReply(_ decision: Decision) -> WireMessage {
+        var reply = WireMessage(type: .authorizeReply, correlationId: 0)
+        switch decision {
+        case .allow(let allowance):
+            reply.set("allowed", true)
+            reply.set("reservation", allowance.reservationId)
+            reply.set("tenant", allowance.tenantId)
+            reply.set("key_id", allowance.keyId)
+            reply.set("tag", allowance.tags)
+            reply.set("estimate_micros", allowance.estimateMicros)
+            reply.set("expires_at_ms", allowance.expiresAt.nanosecondsSinceEpoch / 1_000_000)
+            if let lowest = allowance.lowestRemaining {
+                reply.set("remaining_micros", lowest.remainingMicros)
+                reply.set("scope", lowest.scope)
+                reply.set("period", lowest.period?.rawValue)
+                reply.set("cap_micros", lowest.capMicros)
+            }
+            reply.set("requests_remaining", allowance.requestsRemaining)
+            reply.set("tokens_remaining", allowance.tokensRemaining)
+            reply.set("replayed", allowance.replayed)
+        case .deny(let denial):
+            reply.set("allowed", false)
+            reply.set("reason", denial.reason.rawValue)
+            reply.set("status", Int64(denial.httpStatus))
+            reply.set("remaining_micros", denial.remainingMicros)
+            reply.set("scope", denial.scope)
+            reply.set("period", denial.period?.rawValue)
+            reply.set("cap_micros", denial.capMicros)
+            reply.set("retry_after_ms", denial.retryAfterMilliseconds)
+            reply.set("detail", denial.detail)
+        }
+        return reply
+    }
+}

@@ -1,0 +1,56 @@
+/// Everything `purser serve` is told on its command line. Every limit is explicit, with its unit
+/// last in its name.
+public struct ServerConfiguration: Sendable {
+    public var policyPath: String
+    public var dataDirectory: String
+    public var dataSocketPath: String
+    public var adminSocketPath: String
+    /// The data socket's file mode; the admin socket is always 0600.
+    public var dataSocketMode: UInt16
+    public var frameBytesMax: Int
+    /// Per socket.
+    public var connectionsMax: Int
+    public var inflightPerConnectionMax: Int
+    public var idleTimeoutSeconds: Int64
+    /// How long SIGTERM waits for in-flight requests before closing connections anyway.
+    public var drainTimeoutSeconds: Int64
+    public var sweepIntervalMilliseconds: Int64
+    /// The most operations one group commit takes, so one transaction never grows without bound.
+    public var batchOperationsMax: Int
+    public var mapSizeBytes: Int
+    public var eventLoopThreadsCount: Int
+
+    public init(
+        policyPath: String,
+        dataDirectory: String = "./purser-data",
+        dataSocketPath: String = "./purser.sock",
+        adminSocketPath: String = "./purser-admin.sock",
+        dataSocketMode: UInt16 = 0o660,
+        frameBytesMax: Int = 65_536,
+        connectionsMax: Int = 1_024,
+        inflightPerConnectionMax: Int = 64,
+        idleTimeoutSeconds: Int64 = 300,
+        drainTimeoutSeconds: Int64 = 10,
+        sweepIntervalMilliseconds: Int64 = 1_000,
+        batchOperationsMax: Int = 4_096,
+        mapSizeBytes: Int = 4 << 30,
+        eventLoopThreadsCount: Int = 1
+    ) {
+        self.policyPath = policyPath
+        self.dataDirectory = dataDirectory
+        self.dataSocketPath = dataSocketPath
+        self.adminSocketPath = adminSocketPath
+        self.dataSocketMode = dataSocketMode
+        self.frameBytesMax = frameBytesMax
+        self.connectionsMax = connectionsMax
+        self.inflightPerConnectionMax = inflightPerConnectionMax
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.drainTimeoutSeconds = drainTimeoutSeconds
+        self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
+        self.batchOperationsMax = batchOperationsMax
+        self.mapSizeBytes = mapSizeBytes
+        self.eventLoopThreadsCount = eventLoopThreadsCount
+    }
+
+    public static let serverVersion = "0.1.0"
+}

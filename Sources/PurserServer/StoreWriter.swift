@@ -1,0 +1,231 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PurserEngine
+import PurserPolicy
+import PurserStore
+
+/// The one writer of LMDB: batches whatever arrived since its last commit into one transaction.
+///
+/// LMDB admits one write transaction at a time anyway; funnelling every write through one thread
+/// turns that constraint into throughput. Each batch commits without fsync, so authorize replies
+/// go out as soon as the commit is in the OS (it survives `kill -9`). Operations whose answer
+/// promises durability (settle, credit) are handed to a second thread, which fsyncs and only then
+/// answers them; meanwhile the writer already commits the next batch.
+public final class StoreWriter: @unchecked Sendable {
+    public typealias Completion<Value> = @Sendable (Result<Value, StoreError>) -> Void
+
+    enum Work {
+        case operation(StoreOperation, Completion<StoreOutcome>)
+        case sweep(Completion<SweepSummary>)
+        case loadPolicy(Policy, version: String, Completion<PolicyLoadSummary>)
+    }
+
+    /// Counters for `status` and the benchmarks. Read under the writer's lock.
+    public struct Statistics: Sendable {
+        public var batchesCommitted: Int64 = 0
+        public var operationsCommitted: Int64 = 0
+        public var syncs: Int64 = 0
+        /// Index `i` counts batches of `2^(i-1)+1 ... 2^i` operations (index 0: batches of 1).
+        public var batchSizeHistogram: [Int64] = Array(repeating: 0, count: 16)
+    }
+
+    private let store: StateStore
+    private let clock: @Sendable () -> Timestamp
+    private let batchOperationsMax: Int
+    private let logger: Logger
+
+    private let condition = NSCondition()
+    private var queue: [Work] = []
+    private var accepting = true
+    private var writerFinished = false
+    private var statistics = Statistics()
+
+    private let syncCondition = NSCondition()
+    private var syncQueue: [() -> Void] = []
+    private var syncStopping = false
+    private var syncFinished = false
+
+    public init(store: StateStore, batchOperationsMax: Int, logger: Logger, clock: @escaping @Sendable () -> Timestamp = WallClock.now) {
+        self.store = store
+        self.batchOperationsMax = batchOperationsMax
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Starts the writer and syncer threads.
+    public func start() {
+        let writer = Thread { [self] in writerLoop() }
+        writer.name = "purser-writer"
+        writer.start()
+        let syncer = Thread { [self] in syncLoop() }
+        syncer.name = "purser-syncer"
+        syncer.start()
+    }
+
+    /// Refuses new work, finishes everything queued, fsyncs, and returns once both threads stopped.
+    /// The caller then closes the store.
+    public func stop() {
+        condition.lock()
+        accepting = false
+        condition.broadcast()
+        while !writerFinished { condition.wait() }
+        condition.unlock()
+        syncCondition.lock()
+        syncStopping = true
+        syncCondition.broadcast()
+        while !syncFinished { syncCondition.wait() }
+        syncCondition.unlock()
+    }
+
+    public var currentStatistics: Statistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return statistics
+    }
+
+    // MARK: Submitting
+
+    /// Queues an operation; `completion` runs on the writer or syncer thread.
+    public func submit(_ operation: StoreOperation, completion: @escaping Completion<StoreOutcome>) {
+        enqueue(.operation(operation, completion)) { completion(.failure(.shuttingDown)) }
+    }
+
+    public func sweep(completion: @escaping Completion<SweepSummary>) {
+        enqueue(.sweep(completion)) { completion(.failure(.shuttingDown)) }
+    }
+
+    public func loadPolicy(_ policy: Policy, version: String, completion: @escaping Completion<PolicyLoadSummary>) {
+        enqueue(.loadPolicy(policy, version: version, completion)) { completion(.failure(.shuttingDown)) }
+    }
+
+    private func enqueue(_ work: Work, refused: () -> Void) {
+        condition.lock()
+        guard accepting else {
+            condition.unlock()
+            refused()
+            return
+        }
+        queue.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: The writer thread
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && accepting { condition.wait() }
+            if queue.isEmpty && !accepting {
+                writerFinished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let work = queue
+            queue.removeAll(keepingCapacity: true)
+            condition.unlock()
+            run(work)
+        }
+    }
+
+    private func run(_ work: [Work]) {
+        var operations: [StoreOperation] = []
+        var completions: [Completion<StoreOutcome>] = []
+        func commitOperations() {
+            guard !operations.isEmpty else { return }
+            commit(operations, completions)
+            operations.removeAll(keepingCapacity: true)
+            completions.removeAll(keepingCapacity: true)
+        }
+        for item in work {
+            switch item {
+            case .operation(let operation, let completion):
+                operations.append(operation)
+                completions.append(completion)
+                if operations.count >= batchOperationsMax { commitOperations() }
+            case .sweep(let completion):
+                commitOperations()
+                completion(Result { () throws(StoreError) in try store.sweep(now: clock()) })
+            case .loadPolicy(let policy, let version, let completion):
+                // Operations queued before the reload are decided under the old policy.
+                commitOperations()
+                let result = Result { () throws(StoreError) in try store.loadPolicy(policy, version: version, now: clock()) }
+                // A reload is as durable as a settle: it must not be lost with a crash.
+                handOffForSync { completion(result) }
+            }
+        }
+        commitOperations()
+    }
+
+    private func commit(_ operations: [StoreOperation], _ completions: [Completion<StoreOutcome>]) {
+        let outcomes: [StoreOutcome]
+        do {
+            outcomes = try store.perform(operations, now: clock())
+        } catch {
+            logger.error("group commit failed; answering its operations as unavailable", metadata: ["error": "\(error)", "operations": "\(operations.count)"])
+            for completion in completions { completion(.failure(error)) }
+            return
+        }
+        condition.lock()
+        statistics.batchesCommitted += 1
+        statistics.operationsCommitted += Int64(operations.count)
+        let bucket = min(statistics.batchSizeHistogram.count - 1, Int.bitWidth - (operations.count - 1).leadingZeroBitCount)
+        statistics.batchSizeHistogram[bucket] += 1
+        condition.unlock()
+
+        var durable: [() -> Void] = []
+        for (index, outcome) in outcomes.enumerated() {
+            let completion = completions[index]
+            switch operations[index] {
+            case .settle, .credit:
+                durable.append { completion(.success(outcome)) }
+            case .authorize, .release:
+                completion(.success(outcome))
+            }
+        }
+        if !durable.isEmpty {
+            handOffForSync { for answer in durable { answer() } }
+        }
+    }
+
+    // MARK: The syncer thread
+
+    private func handOffForSync(_ answer: @escaping () -> Void) {
+        syncCondition.lock()
+        syncQueue.append(answer)
+        syncCondition.signal()
+        syncCondition.unlock()
+    }
+
+    private func syncLoop() {
+        while true {
+            syncCondition.lock()
+            while syncQueue.isEmpty && !syncStopping { syncCondition.wait() }
+            if syncQueue.isEmpty && syncStopping {
+                syncFinished = true
+                syncCondition.broadcast()
+                syncCondition.unlock()
+                return
+            }
+            let answers = syncQueue
+            syncQueue.removeAll(keepingCapacity: true)
+            syncCondition.unlock()
+            // Everything these answers describe was committed before they were queued, so one
+            // fsync now covers all of them.
+            do {
+                try store.sync()
+                condition.lock()
+                statistics.syncs += 1
+                condition.unlock()
+            } catch {
+                // Committed but maybe not durable: the process must not claim otherwise. Crashing
+                // keeps the promise "acknowledged means on disk"; the restart re-reads what is.
+                logger.critical("fsync failed; stopping so that no settle is acknowledged without being durable", metadata: ["error": "\(error)"])
+                fatalError("fsync failed: \(error)")
+            }
+            for answer in answers { answer() }
+        }
+    }
+}

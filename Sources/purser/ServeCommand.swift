@@ -1,0 +1,76 @@
+import ArgumentParser
+import Logging
+import PurserServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve decisions on a Unix socket.",
+        discussion: """
+            SIGHUP reloads the policy file (an invalid one is refused; the running policy stays). \
+            SIGTERM and SIGINT stop accepting, answer requests in flight, commit, close LMDB, \
+            remove the sockets and exit 0.
+            """
+    )
+
+    enum LogFormat: String, ExpressibleByArgument {
+        case text
+        case json
+    }
+
+    @Option(help: "The policy file (YAML or JSON).") var policy: String
+    @Option(help: "The data directory (LMDB state, and later the ledger).") var data = "./purser-data"
+    @Option(help: "The data socket: authorize, settle, release, ping.") var socket = "./purser.sock"
+    @Option(name: .customLong("admin-socket"), help: "The admin socket (mode 0600): reload, credit, status.") var adminSocket = "./purser-admin.sock"
+    @Option(name: .customLong("socket-mode"), help: "The data socket's mode, in octal.") var socketMode = "0660"
+    @Option(name: .customLong("log-format"), help: "text or json, on standard error.") var logFormat = LogFormat.text
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+    @Option(name: .customLong("frame-bytes-max"), help: "The largest request payload accepted.") var frameBytesMax = 65_536
+    @Option(name: .customLong("connections-max"), help: "Open connections per socket.") var connectionsMax = 1_024
+    @Option(name: .customLong("inflight-per-connection-max"), help: "Unanswered requests per connection before reading pauses.")
+    var inflightPerConnectionMax = 64
+    @Option(name: .customLong("idle-timeout-seconds"), help: "A connection silent this long is closed.") var idleTimeoutSeconds: Int64 = 300
+    @Option(name: .customLong("drain-timeout-seconds"), help: "How long shutdown waits for requests in flight.") var drainTimeoutSeconds: Int64 = 10
+    @Option(name: .customLong("map-size-bytes"), help: "The LMDB map size: the most state may occupy.") var mapSizeBytes = 4 << 30
+    @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
+
+    func validate() throws {
+        guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be an octal mode such as 0660")
+        }
+        guard mode & 0o600 == 0o600 else {
+            throw ValidationError("--socket-mode must let the owner read and write")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard frameBytesMax >= 64, frameBytesMax <= 16 << 20 else { throw ValidationError("--frame-bytes-max must be 64 to 16777216") }
+        guard connectionsMax >= 1, inflightPerConnectionMax >= 1, eventLoopThreads >= 1 else {
+            throw ValidationError("limits must be positive")
+        }
+        guard idleTimeoutSeconds >= 1, drainTimeoutSeconds >= 0 else { throw ValidationError("timeouts must be positive") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        let format = logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "purser")
+        let configuration = ServerConfiguration(
+            policyPath: policy, dataDirectory: data, dataSocketPath: socket, adminSocketPath: adminSocket,
+            dataSocketMode: UInt16(socketMode, radix: 8)!, frameBytesMax: frameBytesMax, connectionsMax: connectionsMax,
+            inflightPerConnectionMax: inflightPerConnectionMax, idleTimeoutSeconds: idleTimeoutSeconds,
+            drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads
+        )
+        do {
+            try await PurserDaemon.run(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("purser serve cannot run: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
