@@ -32,7 +32,7 @@ public enum PurserDaemon {
         // 3. Open the store and put the policy in force.
         let store = try StateStore(
             directory: configuration.dataDirectory,
-            options: StoreOptions(mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: true)
+            options: StoreOptions(mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits)
         )
         let summary = try store.loadPolicy(loaded.policy, version: loaded.version, now: WallClock.now())
         try store.sync()

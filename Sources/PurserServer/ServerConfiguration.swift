@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
     public var batchOperationsMax: Int
     public var mapSizeBytes: Int
     public var eventLoopThreadsCount: Int
+    /// When true every group commit is fsynced before any of its replies, authorize included:
+    /// answers survive power loss, at the cost of one fsync of latency per batch.
+    public var syncCommits: Bool
 
     public init(
         policyPath: String,
@@ -34,7 +37,8 @@ public struct ServerConfiguration: Sendable {
         sweepIntervalMilliseconds: Int64 = 1_000,
         batchOperationsMax: Int = 4_096,
         mapSizeBytes: Int = 4 << 30,
-        eventLoopThreadsCount: Int = 1
+        eventLoopThreadsCount: Int = 1,
+        syncCommits: Bool = false
     ) {
         self.policyPath = policyPath
         self.dataDirectory = dataDirectory
@@ -50,6 +54,7 @@ public struct ServerConfiguration: Sendable {
         self.batchOperationsMax = batchOperationsMax
         self.mapSizeBytes = mapSizeBytes
         self.eventLoopThreadsCount = eventLoopThreadsCount
+        self.syncCommits = syncCommits
     }
 
     public static let serverVersion = "0.1.0"

@@ -33,6 +33,9 @@ public final class StoreWriter: @unchecked Sendable {
     private let store: StateStore
     private let clock: @Sendable () -> Timestamp
     private let batchOperationsMax: Int
+    /// True when every commit is already synced by LMDB itself (`--sync-commits`); no operation
+    /// then needs the syncer.
+    private let commitsAreSynced: Bool
     private let logger: Logger
 
     private let condition = NSCondition()
@@ -49,6 +52,7 @@ public final class StoreWriter: @unchecked Sendable {
     public init(store: StateStore, batchOperationsMax: Int, logger: Logger, clock: @escaping @Sendable () -> Timestamp = WallClock.now) {
         self.store = store
         self.batchOperationsMax = batchOperationsMax
+        self.commitsAreSynced = !store.options.commitWithoutSync
         self.logger = logger
         self.clock = clock
     }
@@ -147,7 +151,10 @@ public final class StoreWriter: @unchecked Sendable {
                 if operations.count >= batchOperationsMax { commitOperations() }
             case .sweep(let completion):
                 commitOperations()
-                completion(Result { () throws(StoreError) in try store.sweep(now: clock()) })
+                let result = Result { () throws(StoreError) in try store.sweep(now: clock()) }
+                // The sweep tick doubles as the periodic fsync: it bounds to one tick what a power
+                // loss can take of commits that promised only process-crash durability.
+                handOffForSync { completion(result) }
             case .loadPolicy(let policy, let version, let completion):
                 // Operations queued before the reload are decided under the old policy.
                 commitOperations()
@@ -175,6 +182,10 @@ public final class StoreWriter: @unchecked Sendable {
         statistics.batchSizeHistogram[bucket] += 1
         condition.unlock()
 
+        if commitsAreSynced {
+            for (index, outcome) in outcomes.enumerated() { completions[index](.success(outcome)) }
+            return
+        }
         var durable: [() -> Void] = []
         for (index, outcome) in outcomes.enumerated() {
             let completion = completions[index]

@@ -33,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout-seconds"), help: "How long shutdown waits for requests in flight.") var drainTimeoutSeconds: Int64 = 10
     @Option(name: .customLong("map-size-bytes"), help: "The LMDB map size: the most state may occupy.") var mapSizeBytes = 4 << 30
     @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
+    @Flag(name: .customLong("sync-commits"), help: "fsync every group commit before answering, authorize included: every answer survives power loss, at the cost of one fsync of latency.")
+    var syncCommits = false
 
     func validate() throws {
         guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
@@ -64,7 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
             policyPath: policy, dataDirectory: data, dataSocketPath: socket, adminSocketPath: adminSocket,
             dataSocketMode: UInt16(socketMode, radix: 8)!, frameBytesMax: frameBytesMax, connectionsMax: connectionsMax,
             inflightPerConnectionMax: inflightPerConnectionMax, idleTimeoutSeconds: idleTimeoutSeconds,
-            drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads
+            drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
+            syncCommits: syncCommits
         )
         do {
             try await PurserDaemon.run(configuration: configuration, logger: logger)
