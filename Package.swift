@@ -83,6 +83,15 @@ let package = Package(
             dependencies: ["PurserStore", "PurserEngine", "PurserPolicy", "PurserLMDB"]
         ),
         .testTarget(name: "PurserWireTests", dependencies: ["PurserWire"]),
+        .testTarget(
+            name: "PurserServerTests",
+            dependencies: [
+                "PurserServer", "PurserWire", "PurserStore", "PurserPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PurserCommandTests", dependencies: ["PurserPolicy"]),
     ],
     swiftLanguageModes: [.v6]
