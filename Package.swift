@@ -33,6 +33,8 @@ let package = Package(
         ),
         // A thin, typed Swift wrapper over the LMDB C API: every return code checked, handles freed in deinit.
         .target(name: "PurserLMDB", dependencies: ["CLMDB"]),
+        // The same for SQLite: statements finalized in deinit, every result code a typed error.
+        .target(name: "PurserSQLite", dependencies: ["CSQLite"]),
         // Policy: the policy file's model, parsing and validation. No state, no clock.
         .target(
             name: "PurserPolicy",
@@ -76,6 +78,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PurserLMDBTests", dependencies: ["PurserLMDB"]),
+        .testTarget(name: "PurserSQLiteTests", dependencies: ["PurserSQLite"]),
         .testTarget(name: "PurserPolicyTests", dependencies: ["PurserPolicy"]),
         .testTarget(name: "PurserEngineTests", dependencies: ["PurserEngine", "PurserPolicy"]),
         .testTarget(
