@@ -53,13 +53,15 @@ let package = Package(
             name: "PurserStore",
             dependencies: ["PurserLMDB", "PurserPolicy", "PurserEngine"]
         ),
+        // Ledger: the SQLite usage ledger drained from the LMDB outbox: events, rollups, invoices.
+        .target(name: "PurserLedger", dependencies: ["PurserSQLite", "PurserEngine", "PurserPolicy"]),
         // Wire: protocol v1 frames and messages as bytes. No I/O, so it can be fuzzed directly.
         .target(name: "PurserWire"),
         // Server: SwiftNIO on Unix sockets, the group-commit writer, and the services of `purser serve`.
         .target(
             name: "PurserServer",
             dependencies: [
-                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire",
+                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -71,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "purser",
             dependencies: [
-                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserServer",
+                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserServer", "PurserLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,6 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "PurserLMDBTests", dependencies: ["PurserLMDB"]),
         .testTarget(name: "PurserSQLiteTests", dependencies: ["PurserSQLite"]),
+        .testTarget(name: "PurserLedgerTests", dependencies: ["PurserLedger", "PurserStore", "PurserEngine", "PurserPolicy", "PurserSQLite"]),
         .testTarget(name: "PurserPolicyTests", dependencies: ["PurserPolicy"]),
         .testTarget(name: "PurserEngineTests", dependencies: ["PurserEngine", "PurserPolicy"]),
         .testTarget(

@@ -40,9 +40,13 @@ public struct PolicyDefaults: Hashable, Sendable {
     /// How long a finished or expired reservation is remembered (`reservation_retention`, default
     /// 24h): within it, a retried settle returns the first result and a late settle is still charged.
     public var reservationRetentionSeconds: Int64
+    /// How long ledger events are kept in SQLite (`ledger_retention`); `nil` keeps them forever.
+    /// Daily rollups are kept regardless, so usage and invoices stay exact after pruning.
+    public var ledgerRetentionSeconds: Int64?
 
-    public init(reservationTTLSeconds: Int64 = 600, reservationRetentionSeconds: Int64 = 86_400) {
+    public init(reservationTTLSeconds: Int64 = 600, reservationRetentionSeconds: Int64 = 86_400, ledgerRetentionSeconds: Int64? = nil) {
         self.reservationTTLSeconds = reservationTTLSeconds
         self.reservationRetentionSeconds = reservationRetentionSeconds
+        self.ledgerRetentionSeconds = ledgerRetentionSeconds
     }
 }

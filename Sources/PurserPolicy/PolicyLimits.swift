@@ -28,6 +28,9 @@ public enum PolicyLimits {
     public static let reservationTTLSecondsMin: Int64 = 1
     public static let reservationTTLSecondsMax: Int64 = 7 * 86_400
     public static let reservationRetentionSecondsMax: Int64 = 90 * 86_400
+    /// Ledger events are kept at least a day and at most 100 years; rollups are never pruned.
+    public static let ledgerRetentionSecondsMin: Int64 = 86_400
+    public static let ledgerRetentionSecondsMax: Int64 = 36_500 * 86_400
     /// Years 1970 through 2199: keeps every timestamp inside `Int64` nanoseconds with room to add TTLs.
     public static let timestampSecondsMax: Int64 = 7_258_118_400
 }

@@ -28,7 +28,7 @@ final class PolicyValidator {
     // MARK: - Field names
 
     static let topLevelFields = ["version", "defaults", "prices", "plans", "tenants", "keys", "tags"]
-    static let defaultsFields = ["reservation_ttl", "reservation_retention"]
+    static let defaultsFields = ["reservation_ttl", "reservation_retention", "ledger_retention"]
     static let priceFields = ["input", "output"]
     static let planFields = ["models", "rate_limits", "budgets"]
     static let tenantFields = ["name", "plan", "budgets", "prepaid", "rate_limits", "tags"]
@@ -172,6 +172,11 @@ final class PolicyValidator {
            let seconds = duration(value, subject: field("reservation_retention", in: scope),
                                   range: 0...PolicyLimits.reservationRetentionSecondsMax) {
             defaults.reservationRetentionSeconds = seconds
+        }
+        if let value = table["ledger_retention"],
+           let seconds = duration(value, subject: field("ledger_retention", in: scope),
+                                  range: PolicyLimits.ledgerRetentionSecondsMin...PolicyLimits.ledgerRetentionSecondsMax) {
+            defaults.ledgerRetentionSeconds = seconds
         }
         return defaults
     }

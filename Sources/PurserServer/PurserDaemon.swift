@@ -1,4 +1,5 @@
 import Logging
+import PurserLedger
 import PurserPolicy
 import PurserStore
 import ServiceLifecycle
@@ -45,10 +46,17 @@ public enum PurserDaemon {
         let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
         let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger)
         let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
-        let processor = RequestProcessor(writer: writer, store: store, reloader: reloader, connections: connections)
+        let ledger = LedgerService(
+            ledgerPath: configuration.dataDirectory + "/" + LedgerDatabase.fileName, store: store, writer: writer, logger: logger,
+            flushIntervalMilliseconds: configuration.ledgerFlushIntervalMilliseconds, batchEventsMax: configuration.ledgerBatchEventsMax
+        )
+        let processor = RequestProcessor(writer: writer, store: store, reloader: reloader, connections: connections, ledger: ledger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: StoreWriterService(writer: writer, store: store, logger: logger)),
+                // After the sockets drained and before the writer stops: the last events are
+                // drained into the ledger and trimmed from the outbox.
+                .init(service: ledger),
                 .init(service: ExpirySweeperService(writer: writer, intervalMilliseconds: configuration.sweepIntervalMilliseconds, logger: logger)),
                 .init(service: ReloadOnHangupService(reloader: reloader)),
                 .init(service: SocketServerService(configuration: configuration, processor: processor, connections: connections, logger: logger)),

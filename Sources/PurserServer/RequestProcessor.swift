@@ -19,13 +19,15 @@ final class RequestProcessor: Sendable {
     let store: StateStore
     let reloader: PolicyReloader
     let connections: ConnectionRegistry
+    let ledger: LedgerService
     let startedAtNanoseconds = WallClock.monotonicNanoseconds()
 
-    init(writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry) {
+    init(writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry, ledger: LedgerService) {
         self.writer = writer
         self.store = store
         self.reloader = reloader
         self.connections = connections
+        self.ledger = ledger
     }
 
     /// The reply to `request` (without its correlation id), completed on any thread.
@@ -113,6 +115,9 @@ final class RequestProcessor: Sendable {
         reply.set("batches_committed", statistics.batchesCommitted)
         reply.set("operations_committed", statistics.operationsCommitted)
         reply.set("syncs", statistics.syncs)
+        reply.set("ledger_high_water", Int64(ledger.currentLag.highWater))
+        let oldest = try store.outboxEvents(after: ledger.currentLag.highWater, countMax: 1).first
+        reply.set("ledger_lag_ms", oldest.map { max(0, (WallClock.now().nanosecondsSinceEpoch - $0.time.nanosecondsSinceEpoch) / 1_000_000) } ?? 0)
         return reply
     }
 }

@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     /// When true every group commit is fsynced before any of its replies, authorize included:
     /// answers survive power loss, at the cost of one fsync of latency per batch.
     public var syncCommits: Bool
+    /// The ledger drains the outbox at least this often...
+    public var ledgerFlushIntervalMilliseconds: Int64
+    /// ...or as soon as this many events wait, whichever comes first; also the largest batch.
+    public var ledgerBatchEventsMax: Int
 
     public init(
         policyPath: String,
@@ -38,7 +42,9 @@ public struct ServerConfiguration: Sendable {
         batchOperationsMax: Int = 4_096,
         mapSizeBytes: Int = 4 << 30,
         eventLoopThreadsCount: Int = 1,
-        syncCommits: Bool = false
+        syncCommits: Bool = false,
+        ledgerFlushIntervalMilliseconds: Int64 = 1_000,
+        ledgerBatchEventsMax: Int = 10_000
     ) {
         self.policyPath = policyPath
         self.dataDirectory = dataDirectory
@@ -55,6 +61,8 @@ public struct ServerConfiguration: Sendable {
         self.mapSizeBytes = mapSizeBytes
         self.eventLoopThreadsCount = eventLoopThreadsCount
         self.syncCommits = syncCommits
+        self.ledgerFlushIntervalMilliseconds = ledgerFlushIntervalMilliseconds
+        self.ledgerBatchEventsMax = ledgerBatchEventsMax
     }
 
     public static let serverVersion = "0.1.0"

@@ -19,6 +19,7 @@ public final class StoreWriter: @unchecked Sendable {
         case operation(StoreOperation, Completion<StoreOutcome>)
         case sweep(Completion<SweepSummary>)
         case loadPolicy(Policy, version: String, Completion<PolicyLoadSummary>)
+        case trimOutbox(through: UInt64, Completion<Int>)
     }
 
     /// Counters for `status` and the benchmarks. Read under the writer's lock.
@@ -99,6 +100,12 @@ public final class StoreWriter: @unchecked Sendable {
         enqueue(.sweep(completion)) { completion(.failure(.shuttingDown)) }
     }
 
+    /// Deletes outbox events the ledger has committed. Not fsynced: if a crash undoes it, the
+    /// ledger skips the events again by its high-water mark.
+    public func trimOutbox(through sequence: UInt64, completion: @escaping Completion<Int>) {
+        enqueue(.trimOutbox(through: sequence, completion)) { completion(.failure(.shuttingDown)) }
+    }
+
     public func loadPolicy(_ policy: Policy, version: String, completion: @escaping Completion<PolicyLoadSummary>) {
         enqueue(.loadPolicy(policy, version: version, completion)) { completion(.failure(.shuttingDown)) }
     }
@@ -155,6 +162,9 @@ public final class StoreWriter: @unchecked Sendable {
                 // The sweep tick doubles as the periodic fsync: it bounds to one tick what a power
                 // loss can take of commits that promised only process-crash durability.
                 handOffForSync { completion(result) }
+            case .trimOutbox(let sequence, let completion):
+                commitOperations()
+                completion(Result { () throws(StoreError) in try store.trimOutbox(through: sequence) })
             case .loadPolicy(let policy, let version, let completion):
                 // Operations queued before the reload are decided under the old policy.
                 commitOperations()

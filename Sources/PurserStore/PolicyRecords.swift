@@ -186,6 +186,7 @@ public struct PolicyMetadata: StoredRecord, Hashable, Sendable {
         writer.write(version)
         writer.write(defaults.reservationTTLSeconds)
         writer.write(defaults.reservationRetentionSeconds)
+        writer.writeOptional(defaults.ledgerRetentionSeconds) { $0.write($1) }
         writer.write(loadedAt)
         writer.write(plansCount)
         writer.write(tenantsCount)
@@ -203,7 +204,10 @@ public struct PolicyMetadata: StoredRecord, Hashable, Sendable {
 
     init(reading reader: inout RecordReader) throws(RecordCorrupted) {
         version = try reader.readString()
-        defaults = PolicyDefaults(reservationTTLSeconds: try reader.readInt64(), reservationRetentionSeconds: try reader.readInt64())
+        defaults = PolicyDefaults(
+            reservationTTLSeconds: try reader.readInt64(), reservationRetentionSeconds: try reader.readInt64(),
+            ledgerRetentionSeconds: try reader.readOptionalInt64()
+        )
         loadedAt = try reader.readTimestamp()
         plansCount = try reader.readInt64()
         tenantsCount = try reader.readInt64()

@@ -245,6 +245,63 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Deletes outbox events up to and including `sequence`, once the ledger has committed them.
+    /// At most `countMax` per call, so one transaction stays short. Returns how many it deleted.
+    @discardableResult
+    public func trimOutbox(through sequence: UInt64, countMax: Int = 10_000) throws(StoreError) -> Int {
+        try StoreError.wrapping {
+            try environment.write { transaction in
+                var keys: [[UInt8]] = []
+                try transaction.forEach(databases.outbox) { key, _ in
+                    guard let value = BigEndianKey.value(key), value <= sequence, keys.count < countMax else { return false }
+                    keys.append(key)
+                    return true
+                }
+                for key in keys {
+                    try transaction.delete(databases.outbox, key: key)
+                }
+                return keys.count
+            }
+        }
+    }
+
+    /// The sequence of the last event ever appended to the outbox; 0 if none.
+    public func lastOutboxSequence() throws(StoreError) -> UInt64 {
+        try StoreError.wrapping {
+            try environment.read { transaction in
+                (try transaction.get(databases.meta, key: MetaKey.outboxNext).flatMap { BigEndianKey.value($0) } ?? 1) - 1
+            }
+        }
+    }
+
+    /// Every counter, the whole outbox, the open reservations and the last sequence, from one read
+    /// transaction: a consistent instant for reconciliation, even while the daemon writes.
+    public func snapshot(at time: Timestamp) throws(StoreError) -> (states: [Scope: ScopeState], outbox: [LedgerEvent], open: [Reservation], lastSequence: UInt64) {
+        let indexes = PeriodIndexes(at: time)
+        return try StoreError.wrapping {
+            try environment.read { transaction in
+                var states: [Scope: ScopeState] = [:]
+                try transaction.forEach(databases.scopes) { key, value in
+                    states[try Scope(storageKey: key)] = try ScopeState(record: value).rolled(to: indexes)
+                    return true
+                }
+                var outbox: [LedgerEvent] = []
+                try transaction.forEach(databases.outbox) { _, value in
+                    outbox.append(try LedgerEvent(record: value))
+                    return true
+                }
+                var open: [Reservation] = []
+                try transaction.forEach(databases.reservations) { _, value in
+                    let reservation = try Reservation(record: value)
+                    if reservation.state == .open { open.append(reservation) }
+                    return true
+                }
+                let last = (try transaction.get(databases.meta, key: MetaKey.outboxNext).flatMap { BigEndianKey.value($0) } ?? 1) - 1
+                return (states, outbox, open, last)
+            }
+        }
+    }
+
     /// Ledger events not yet drained from the outbox.
     public func outboxDepth() throws(StoreError) -> Int {
         try StoreError.wrapping {

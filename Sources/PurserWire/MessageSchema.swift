@@ -109,6 +109,8 @@ public enum MessageSchema {
                 FieldSpec(11, "batches_committed", .int64),
                 FieldSpec(12, "operations_committed", .int64),
                 FieldSpec(13, "syncs", .int64),
+                FieldSpec(14, "ledger_high_water", .int64),
+                FieldSpec(15, "ledger_lag_ms", .int64),
             ]
         case .error:
             return [FieldSpec(1, "code", short, required: true), FieldSpec(2, "message", text)]

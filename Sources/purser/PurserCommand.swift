@@ -8,6 +8,7 @@ struct PurserCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, AuthorizeCommand.self, SettleCommand.self, ReleaseCommand.self,
             ReloadCommand.self, StatusCommand.self, CreditCommand.self, StateCommand.self,
+            UsageCommand.self, InvoiceCommand.self, ReconcileCommand.self,
             CheckPolicyCommand.self, KeysCommand.self,
         ]
     )

@@ -1,3 +1,4 @@
+import PurserLedger
 import ArgumentParser
 import PurserEngine
 import PurserPolicy

@@ -44,7 +44,8 @@ FIELDS = {
     "status_reply": [(1, "server_version", "string"), (2, "policy_version", "string"), (3, "policy_loaded_at_ms", "i64"),
                      (4, "plans", "i64"), (5, "tenants", "i64"), (6, "keys", "i64"), (7, "uptime_ms", "i64"),
                      (8, "connections", "i64"), (9, "outbox_depth", "i64"), (10, "expired_total", "i64"),
-                     (11, "batches_committed", "i64"), (12, "operations_committed", "i64"), (13, "syncs", "i64")],
+                     (11, "batches_committed", "i64"), (12, "operations_committed", "i64"), (13, "syncs", "i64"),
+                     (14, "ledger_high_water", "i64"), (15, "ledger_lag_ms", "i64")],
     "error": [(1, "code", "string"), (2, "message", "string")],
 }
 

@@ -1,0 +1,198 @@
+import PurserEngine
+import PurserPolicy
+import PurserSQLite
+
+/// The usage ledger in SQLite (WAL), drained from the LMDB outbox.
+///
+/// One connection, used from one thread at a time. The daemon's ledger service holds the writing
+/// connection; `purser usage`, `invoice` and `reconcile` open their own read-only connections,
+/// which WAL lets run while the daemon writes.
+public final class LedgerDatabase {
+    public static let fileName = "ledger.sqlite3"
+    /// The most events one `append` accepts, so one transaction stays short.
+    public static let appendEventsCountMax = 10_000
+
+    let database: SQLiteDatabase
+
+    /// Opens (and, unless read-only, creates or migrates) the ledger at `path`.
+    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        database = try SQLiteDatabase(path: path, options: SQLiteOptions(
+            readOnly: readOnly,
+            journalModeWAL: !readOnly,
+            // NORMAL in WAL mode loses at most the last transactions on power loss, never
+            // consistency, and the outbox keeps every event until its drain is committed: a lost
+            // ledger commit is simply drained again.
+            synchronous: .normal
+        ))
+        if !readOnly {
+            try database.execute(LedgerSchema.statements)
+            try database.execute("PRAGMA user_version = \(LedgerSchema.version)")
+        }
+    }
+
+    public func close() {
+        database.close()
+    }
+
+    // MARK: - Meta
+
+    /// The sequence of the last outbox event in the ledger; 0 for an empty ledger.
+    public func highWaterSequence() throws(SQLiteError) -> UInt64 {
+        try meta("high_water").map { UInt64($0) } ?? 0
+    }
+
+    /// Events on days before this one were pruned; `nil` if none ever were.
+    public func prunedBeforeDay() throws(SQLiteError) -> String? {
+        guard let value = try meta("pruned_before_day") else { return nil }
+        return LedgerCalendar.dayKey(CivilDate(daysSinceEpoch: value))
+    }
+
+    private func meta(_ name: String) throws(SQLiteError) -> Int64? {
+        guard case .integer(let value)? = try database.cachedStatement("SELECT value FROM ledger_meta WHERE name = ?")
+            .firstRow([.text(name)])?.first
+        else { return nil }
+        return value
+    }
+
+    private func setMeta(_ name: String, _ value: Int64) throws(SQLiteError) {
+        try database.cachedStatement("INSERT INTO ledger_meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+            .run([.text(name), .integer(value)])
+    }
+
+    // MARK: - Appending
+
+    /// Appends outbox events in one transaction, exactly once: events at or below the high-water
+    /// mark are skipped (they were appended before a crash cut the outbox trim short), and the
+    /// mark moves in the same transaction as the rows and rollups. Returns the new mark.
+    @discardableResult
+    public func append(_ events: [LedgerEvent]) throws -> UInt64 {
+        precondition(events.count <= Self.appendEventsCountMax, "append at most appendEventsCountMax events at once")
+        return try database.transaction {
+            var highWater = try highWaterSequence()
+            for event in events where event.sequence > highWater {
+                // The outbox is gapless and trimmed only below the mark, so a gap means lost events.
+                guard event.sequence == highWater + 1 || highWater == 0 else {
+                    throw LedgerError.sequenceGap(expected: highWater + 1, found: event.sequence)
+                }
+                try insert(event)
+                highWater = event.sequence
+            }
+            try setMeta("high_water", Int64(highWater))
+            return highWater
+        }
+    }
+
+    private func insert(_ event: LedgerEvent) throws(SQLiteError) {
+        let day = LedgerCalendar.dayKey(event.time)
+        let scopes = event.scopes.map(\.description).joined(separator: "|")
+        func optionalText(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
+        func optionalInteger(_ value: Int64?) -> SQLiteValue { value.map { .integer($0) } ?? .null }
+        try database.cachedStatement("""
+            INSERT INTO events (sequence, time_ms, day, kind, tenant, key_id, tags, model, input_tokens, output_tokens,
+                cost_micros, estimate_micros, status, retries, request_id, reservation_id, policy_version,
+                price_input_micros, price_output_micros, scopes, draws_balance, overdraft_scope, overdraft_period,
+                overdraft_micros, credit_micros, memo)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).run([
+                .integer(Int64(event.sequence)), .integer(event.time.nanosecondsSinceEpoch / 1_000_000), .text(day),
+                .text(event.kind.rawValue), .text(event.tenantId), .text(event.keyId), .text(event.tags.joined(separator: ",")),
+                .text(event.model), .integer(event.inputTokens), .integer(event.outputTokens), .integer(event.costMicros),
+                .integer(event.estimateMicros), optionalText(event.status?.rawValue), .integer(event.retries),
+                .text(event.requestId), .text(event.reservationId), .text(event.policyVersion),
+                optionalInteger(event.price?.inputMicrosPerMillionTokens), optionalInteger(event.price?.outputMicrosPerMillionTokens),
+                .text(scopes), .integer(event.drawsBalance ? 1 : 0), optionalText(event.overdraftScope),
+                optionalText(event.overdraftPeriod?.rawValue), .integer(event.overdraftMicros), .integer(event.creditMicros),
+                .text(event.memo),
+            ])
+        switch event.kind {
+        case .settle:
+            let errors: Int64 = event.status == .error ? 1 : 0
+            let measures: [SQLiteValue] = [.integer(errors), .integer(event.inputTokens), .integer(event.outputTokens), .integer(event.costMicros)]
+            try database.cachedStatement("""
+                INSERT INTO rollups (day, tenant, key_id, model, requests, errors, input_tokens, output_tokens, cost_micros)
+                VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant, key_id, model) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors,
+                    input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+                    cost_micros = cost_micros + excluded.cost_micros
+                """).run([.text(day), .text(event.tenantId), .text(event.keyId), .text(event.model)] + measures)
+            for tag in event.tags.isEmpty ? [""] : event.tags {
+                try database.cachedStatement("""
+                    INSERT INTO tag_rollups (day, tenant, key_id, model, tag, requests, errors, input_tokens, output_tokens, cost_micros)
+                    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                    ON CONFLICT(day, tenant, key_id, model, tag) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors,
+                        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+                        cost_micros = cost_micros + excluded.cost_micros
+                    """).run([.text(day), .text(event.tenantId), .text(event.keyId), .text(event.model), .text(tag)] + measures)
+            }
+            let month = LedgerCalendar.monthKey(event.time)
+            for scope in event.scopes {
+                try addScopeTotals(scope.description, micros: event.costMicros, month: month, day: day)
+            }
+            if event.drawsBalance {
+                try addScopeTotal(Scope.balanceDescription(tenant: event.tenantId), period: "total", key: "", micros: event.costMicros)
+            }
+        case .credit:
+            try addScopeTotal(LedgerScopes.creditDescription(tenant: event.tenantId), period: "total", key: "", micros: event.creditMicros)
+        case .release, .expire, .overdraft:
+            break
+        }
+    }
+
+    private func addScopeTotals(_ scope: String, micros: Int64, month: String, day: String) throws(SQLiteError) {
+        try addScopeTotal(scope, period: "total", key: "", micros: micros)
+        try addScopeTotal(scope, period: "month", key: month, micros: micros)
+        try addScopeTotal(scope, period: "day", key: day, micros: micros)
+    }
+
+    private func addScopeTotal(_ scope: String, period: String, key: String, micros: Int64) throws(SQLiteError) {
+        try database.cachedStatement("""
+            INSERT INTO scope_totals (scope, period, period_key, micros) VALUES (?, ?, ?, ?)
+            ON CONFLICT(scope, period, period_key) DO UPDATE SET micros = micros + excluded.micros
+            """).run([.text(scope), .text(period), .text(key), .integer(micros)])
+    }
+
+    // MARK: - Retention
+
+    /// Deletes events from days before `cutoff`'s day. Rollups and scope totals are kept, so
+    /// usage, invoices and reconciliation are unaffected. Returns the number of events deleted.
+    @discardableResult
+    public func prune(before cutoff: Timestamp) throws -> Int {
+        let cutoffDay = LedgerCalendar.dayKey(cutoff)
+        let seconds = cutoff.secondsSinceEpoch
+        let cutoffDays = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        return try database.transaction {
+            try database.cachedStatement("DELETE FROM events WHERE day < ?").run([.text(cutoffDay)])
+            let deleted = database.changes
+            if (try meta("pruned_before_day") ?? Int64.min) < cutoffDays {
+                try setMeta("pruned_before_day", cutoffDays)
+            }
+            return deleted
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Runs `body` in one read transaction: every query inside sees the same snapshot.
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        try database.execute("BEGIN")
+        do {
+            let value = try body()
+            try database.execute("COMMIT")
+            return value
+        } catch {
+            try? database.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Rows of a query, for the reports built on top of this type.
+    func rows(_ sql: String, _ values: [SQLiteValue] = [], _ body: (SQLiteRow) throws -> Void) throws {
+        try database.cachedStatement(sql).forEachRow(values, body)
+    }
+}
+
+/// Scope strings that exist only in the ledger.
+public enum LedgerScopes {
+    /// Lifetime credits of a tenant.
+    public static func creditDescription(tenant: String) -> String { "credit:\(tenant)" }
+}
