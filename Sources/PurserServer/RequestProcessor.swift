@@ -1,4 +1,6 @@
+import Dispatch
 import Logging
+import PurserLedger
 import NIOConcurrencyHelpers
 import NIOCore
 import PurserEngine
@@ -21,6 +23,7 @@ final class RequestProcessor: Sendable {
     let connections: ConnectionRegistry
     let ledger: LedgerService
     let startedAtNanoseconds = WallClock.monotonicNanoseconds()
+    private let usageQueue = DispatchQueue(label: "purser-usage-queries")
 
     init(writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry, ledger: LedgerService) {
         self.writer = writer
@@ -71,6 +74,13 @@ final class RequestProcessor: Sendable {
             return submit(.settle(SettleRequest(reservationId: fields.reservation, cost: cost, status: status, retries: fields.retries)), on: eventLoop)
         case .release(let reservation):
             return submit(.release(reservationId: reservation), on: eventLoop)
+        case .usage(let fields):
+            let promise = eventLoop.makePromise(of: WireMessage.self)
+            // Opening SQLite and reading rollups is blocking work: never on an event loop.
+            usageQueue.async { [ledger] in
+                promise.completeWith(Result { try UsageAnswer.reply(fields, ledgerPath: ledger.ledgerPath) })
+            }
+            return promise.futureResult
         case .credit(let fields):
             return submit(.credit(tenantId: fields.tenant, micros: fields.micros, memo: fields.memo, requestId: fields.requestId), on: eventLoop)
         }
@@ -203,6 +213,54 @@ enum ReplyBuilder {
             reply.set("retry_after_ms", denial.retryAfterMilliseconds)
             reply.set("detail", denial.detail)
         }
+        return reply
+    }
+}
+
+/// The admin `usage` query: the same report as `purser usage --format json`.
+enum UsageAnswer {
+    /// Each `json` field carries at most this many bytes; clients concatenate them in order.
+    static let chunkBytesMax = 60_000
+    /// The largest report sent; a bigger one is refused so that no query can make a huge frame.
+    static let reportBytesMax = 1_000_000
+
+    static func reply(_ fields: UsageFields, ledgerPath: String) throws -> WireMessage {
+        var dimensions: [UsageDimension] = []
+        for name in fields.by.isEmpty ? ["model", "day", "tag"] : fields.by {
+            guard let dimension = UsageDimension(rawValue: name) else {
+                throw WireError(.badRequest, "by must be tenant, key, model, day or tag, not \(name)")
+            }
+            dimensions.append(dimension)
+        }
+        let report: UsageReport
+        do {
+            let ledger = try LedgerDatabase(path: ledgerPath, readOnly: true)
+            defer { ledger.close() }
+            report = try UsageReport.build(
+                ledger, filter: UsageFilter(tenant: fields.tenant, key: fields.key, tag: fields.tag, fromDay: fields.from, toDay: fields.to),
+                breakdowns: dimensions
+            )
+        } catch let error as LedgerError {
+            throw WireError(.badRequest, error.description)
+        } catch {
+            throw WireError(.unavailable, "the ledger cannot be read: \(error)")
+        }
+        let json = report.json
+        guard json.utf8.count <= reportBytesMax else {
+            throw WireError(.badRequest, "the report exceeds \(reportBytesMax) bytes; narrow the date range, the filter or the breakdowns")
+        }
+        var reply = WireMessage(type: .usageReply, correlationId: 0)
+        var chunks: [String] = []
+        var current = ""
+        for character in json {
+            if current.utf8.count + character.utf8.count > chunkBytesMax {
+                chunks.append(current)
+                current = ""
+            }
+            current.append(character)
+        }
+        chunks.append(current)
+        reply.set("json", chunks)
         return reply
     }
 }

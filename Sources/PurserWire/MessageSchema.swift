@@ -112,6 +112,17 @@ public enum MessageSchema {
                 FieldSpec(14, "ledger_high_water", .int64),
                 FieldSpec(15, "ledger_lag_ms", .int64),
             ]
+        case .usage:
+            return [
+                FieldSpec(1, "tenant", identifier),
+                FieldSpec(2, "key", identifier),
+                FieldSpec(3, "tag", identifier),
+                FieldSpec(4, "from", short, required: true),
+                FieldSpec(5, "to", short, required: true),
+                FieldSpec(6, "by", short, repeated: true),
+            ]
+        case .usageReply:
+            return [FieldSpec(1, "json", text, repeated: true)]
         case .error:
             return [FieldSpec(1, "code", short, required: true), FieldSpec(2, "message", text)]
         }

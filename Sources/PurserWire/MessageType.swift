@@ -7,6 +7,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable {
     case reload = 0x10
     case credit = 0x11
     case status = 0x12
+    case usage = 0x13
     case error = 0x7F
     case authorizeReply = 0x81
     case settleReply = 0x82
@@ -15,6 +16,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable {
     case reloadReply = 0x90
     case creditReply = 0x91
     case statusReply = 0x92
+    case usageReply = 0x93
 
     /// True for the messages a client sends.
     public var isRequest: Bool { rawValue < 0x7F }
@@ -22,7 +24,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable {
     /// Admin messages are accepted on the admin socket only.
     public var isAdmin: Bool {
         switch self {
-        case .reload, .credit, .status: return true
+        case .reload, .credit, .status, .usage: return true
         default: return false
         }
     }
@@ -42,6 +44,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable {
         case .reload: return "reload"
         case .credit: return "credit"
         case .status: return "status"
+        case .usage: return "usage"
         case .error: return "error"
         case .authorizeReply: return "authorize_reply"
         case .settleReply: return "settle_reply"
@@ -50,6 +53,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable {
         case .reloadReply: return "reload_reply"
         case .creditReply: return "credit_reply"
         case .statusReply: return "status_reply"
+        case .usageReply: return "usage_reply"
         }
     }
 }

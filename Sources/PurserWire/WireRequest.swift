@@ -60,6 +60,27 @@ public struct CreditFields: Hashable, Sendable {
     }
 }
 
+/// The fields of a usage query (admin socket).
+public struct UsageFields: Hashable, Sendable {
+    public var tenant: String?
+    public var key: String?
+    public var tag: String?
+    /// UTC days, `YYYY-MM-DD`, both included.
+    public var from: String
+    public var to: String
+    /// Breakdowns: `tenant`, `key`, `model`, `day`, `tag`.
+    public var by: [String]
+
+    public init(tenant: String? = nil, key: String? = nil, tag: String? = nil, from: String, to: String, by: [String] = []) {
+        self.tenant = tenant
+        self.key = key
+        self.tag = tag
+        self.from = from
+        self.to = to
+        self.by = by
+    }
+}
+
 /// A request, typed. Converting from a `WireMessage` applies the rules the schema alone cannot
 /// express (an estimate must be micros or a pair of token counts).
 public enum WireRequest: Hashable, Sendable {
@@ -70,6 +91,7 @@ public enum WireRequest: Hashable, Sendable {
     case reload
     case credit(CreditFields)
     case status
+    case usage(UsageFields)
 
     public var type: MessageType {
         switch self {
@@ -80,6 +102,7 @@ public enum WireRequest: Hashable, Sendable {
         case .reload: return .reload
         case .credit: return .credit
         case .status: return .status
+        case .usage: return .usage
         }
     }
 
@@ -125,6 +148,11 @@ public enum WireRequest: Hashable, Sendable {
             self = .reload
         case .status:
             self = .status
+        case .usage:
+            self = .usage(UsageFields(
+                tenant: message.string("tenant"), key: message.string("key"), tag: message.string("tag"),
+                from: message.string("from")!, to: message.string("to")!, by: message.strings("by")
+            ))
         case .credit:
             self = .credit(CreditFields(
                 tenant: message.string("tenant")!, micros: message.int64("micros")!, memo: message.string("memo") ?? "",
@@ -161,6 +189,13 @@ public enum WireRequest: Hashable, Sendable {
             message.set("micros", fields.micros)
             message.set("memo", fields.memo)
             message.set("request_id", fields.requestId)
+        case .usage(let fields):
+            message.set("tenant", fields.tenant)
+            message.set("key", fields.key)
+            message.set("tag", fields.tag)
+            message.set("from", fields.from)
+            message.set("to", fields.to)
+            message.set("by", fields.by)
         case .ping, .reload, .status:
             break
         }

@@ -11,7 +11,7 @@ import struct
 
 TYPES = {
     "authorize": 0x01, "settle": 0x02, "release": 0x03, "ping": 0x04,
-    "reload": 0x10, "credit": 0x11, "status": 0x12,
+    "reload": 0x10, "credit": 0x11, "status": 0x12, "usage": 0x13, "usage_reply": 0x93,
     "authorize_reply": 0x81, "settle_reply": 0x82, "release_reply": 0x83, "pong": 0x84,
     "reload_reply": 0x90, "credit_reply": 0x91, "status_reply": 0x92, "error": 0x7F,
 }
@@ -46,6 +46,9 @@ FIELDS = {
                      (8, "connections", "i64"), (9, "outbox_depth", "i64"), (10, "expired_total", "i64"),
                      (11, "batches_committed", "i64"), (12, "operations_committed", "i64"), (13, "syncs", "i64"),
                      (14, "ledger_high_water", "i64"), (15, "ledger_lag_ms", "i64")],
+    "usage": [(1, "tenant", "string"), (2, "key", "string"), (3, "tag", "string"), (4, "from", "string"), (5, "to", "string"),
+              (6, "by", "string[]")],
+    "usage_reply": [(1, "json", "string[]")],
     "error": [(1, "code", "string"), (2, "message", "string")],
 }
 
@@ -131,6 +134,11 @@ vectors = [
     good("credit_reply", "credit_reply", 21, {"tenant": "initech", "balance_micros": 25000000, "credited_micros": 25000000, "replayed": False}, ""),
     good("reload", "reload", 22, {}, "admin socket only"),
     good("status", "status", 23, {}, "admin socket only"),
+    good("usage", "usage", 24, {"tenant": "acme", "from": "2026-11-01", "to": "2026-11-30", "by": ["model", "day"]},
+         "admin socket only; a usage page for one tenant and month"),
+    good("usage_reply", "usage_reply", 24,
+         {"json": ['{"from":"2026-11-01","to":"2026-11-30","filter":{"tenant":"acme"},"summary":{"requests":1,', '"errors":0}}']},
+         "a JSON document in two chunks"),
     good("error_admin_only", "error", 21, {"code": "admin_only", "message": "credit is accepted on the admin socket only"},
          "the reply to an admin message on the data socket"),
     {**good("authorize_unknown_field", "authorize", 9, {"key": "pk_demo", "model": "gpt-5.4", "estimate_micros": 1, "request_id": "r"},
