@@ -185,6 +185,12 @@ public final class LedgerDatabase {
         }
     }
 
+    /// The sum of every settle event's cost, read from the events table itself: the full scan a
+    /// ledger without rollups would need, used as the benchmarks' baseline.
+    public func scanEventCosts(_ result: (Int64) -> Void) throws {
+        try rows("SELECT COALESCE(SUM(cost_micros), 0) FROM events WHERE kind = 'settle'") { row in result(row.int64(0)) }
+    }
+
     /// Rows of a query, for the reports built on top of this type.
     func rows(_ sql: String, _ values: [SQLiteValue] = [], _ body: (SQLiteRow) throws -> Void) throws {
         try database.cachedStatement(sql).forEachRow(values, body)

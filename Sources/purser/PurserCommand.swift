@@ -8,7 +8,7 @@ struct PurserCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, AuthorizeCommand.self, SettleCommand.self, ReleaseCommand.self,
             ReloadCommand.self, StatusCommand.self, CreditCommand.self, StateCommand.self,
-            UsageCommand.self, InvoiceCommand.self, ReconcileCommand.self,
+            UsageCommand.self, InvoiceCommand.self, ReconcileCommand.self, BenchCommand.self,
             CheckPolicyCommand.self, KeysCommand.self,
         ]
     )
