@@ -1,0 +1,28 @@
+/// How an `SQLiteDatabase` connection is opened and configured.
+public struct SQLiteOptions: Sendable {
+    /// Opens with `SQLITE_OPEN_READONLY`; otherwise `SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE`.
+    /// A read-only open of a missing file fails with `isCantOpen` instead of creating it.
+    public var readOnly: Bool
+    /// How long a call waits for another connection's lock before failing with `isBusy`
+    /// (`sqlite3_busy_timeout`). Zero or less fails at once.
+    public var busyTimeoutMilliseconds: Int32
+    /// Switches the database to write-ahead logging (`PRAGMA journal_mode=WAL`), so readers
+    /// never block the writer nor the writer them. WAL is a property of the file and
+    /// persists, so read-only connections skip this and simply use the file's mode.
+    /// Opening fails if SQLite cannot enter WAL (an in-memory database, for instance).
+    public var journalModeWAL: Bool
+    /// `PRAGMA synchronous` for this connection.
+    public var synchronous: Synchronous
+
+    public init(
+        readOnly: Bool = false,
+        busyTimeoutMilliseconds: Int32 = 5_000,
+        journalModeWAL: Bool = true,
+        synchronous: Synchronous = .normal
+    ) {
+        self.readOnly = readOnly
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.journalModeWAL = journalModeWAL
+        self.synchronous = synchronous
+    }
+}
