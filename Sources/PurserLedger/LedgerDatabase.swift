@@ -69,14 +69,19 @@ public final class LedgerDatabase {
         precondition(events.count <= Self.appendEventsCountMax, "append at most appendEventsCountMax events at once")
         return try database.transaction {
             var highWater = try highWaterSequence()
+            // Rollups and totals are summed in memory first and written once per key: a batch
+            // touches far fewer rows than it has events, and each upsert is a B-tree write.
+            var totals = BatchTotals()
             for event in events where event.sequence > highWater {
                 // The outbox is gapless and trimmed only below the mark, so a gap means lost events.
                 guard event.sequence == highWater + 1 || highWater == 0 else {
                     throw LedgerError.sequenceGap(expected: highWater + 1, found: event.sequence)
                 }
                 try insert(event)
+                totals.add(event)
                 highWater = event.sequence
             }
+            try write(totals)
             try setMeta("high_water", Int64(highWater))
             return highWater
         }
@@ -104,51 +109,34 @@ public final class LedgerDatabase {
                 optionalText(event.overdraftPeriod?.rawValue), .integer(event.overdraftMicros), .integer(event.creditMicros),
                 .text(event.memo),
             ])
-        switch event.kind {
-        case .settle:
-            let errors: Int64 = event.status == .error ? 1 : 0
-            let measures: [SQLiteValue] = [.integer(errors), .integer(event.inputTokens), .integer(event.outputTokens), .integer(event.costMicros)]
+    }
+
+    private func write(_ totals: BatchTotals) throws(SQLiteError) {
+        for (key, measures) in totals.rollups {
             try database.cachedStatement("""
                 INSERT INTO rollups (day, tenant, key_id, model, requests, errors, input_tokens, output_tokens, cost_micros)
-                VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
-                ON CONFLICT(day, tenant, key_id, model) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors,
-                    input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-                    cost_micros = cost_micros + excluded.cost_micros
-                """).run([.text(day), .text(event.tenantId), .text(event.keyId), .text(event.model)] + measures)
-            for tag in event.tags.isEmpty ? [""] : event.tags {
-                try database.cachedStatement("""
-                    INSERT INTO tag_rollups (day, tenant, key_id, model, tag, requests, errors, input_tokens, output_tokens, cost_micros)
-                    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
-                    ON CONFLICT(day, tenant, key_id, model, tag) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors,
-                        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-                        cost_micros = cost_micros + excluded.cost_micros
-                    """).run([.text(day), .text(event.tenantId), .text(event.keyId), .text(event.model), .text(tag)] + measures)
-            }
-            let month = LedgerCalendar.monthKey(event.time)
-            for scope in event.scopes {
-                try addScopeTotals(scope.description, micros: event.costMicros, month: month, day: day)
-            }
-            if event.drawsBalance {
-                try addScopeTotal(Scope.balanceDescription(tenant: event.tenantId), period: "total", key: "", micros: event.costMicros)
-            }
-        case .credit:
-            try addScopeTotal(LedgerScopes.creditDescription(tenant: event.tenantId), period: "total", key: "", micros: event.creditMicros)
-        case .release, .expire, .overdraft:
-            break
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant, key_id, model) DO UPDATE SET requests = requests + excluded.requests,
+                    errors = errors + excluded.errors, input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros
+                """).run([.text(key.day), .text(key.tenant), .text(key.keyId), .text(key.model)] + measures.values)
         }
-    }
-
-    private func addScopeTotals(_ scope: String, micros: Int64, month: String, day: String) throws(SQLiteError) {
-        try addScopeTotal(scope, period: "total", key: "", micros: micros)
-        try addScopeTotal(scope, period: "month", key: month, micros: micros)
-        try addScopeTotal(scope, period: "day", key: day, micros: micros)
-    }
-
-    private func addScopeTotal(_ scope: String, period: String, key: String, micros: Int64) throws(SQLiteError) {
-        try database.cachedStatement("""
-            INSERT INTO scope_totals (scope, period, period_key, micros) VALUES (?, ?, ?, ?)
-            ON CONFLICT(scope, period, period_key) DO UPDATE SET micros = micros + excluded.micros
-            """).run([.text(scope), .text(period), .text(key), .integer(micros)])
+        for (key, measures) in totals.tagRollups {
+            try database.cachedStatement("""
+                INSERT INTO tag_rollups (day, tenant, key_id, model, tag, requests, errors, input_tokens, output_tokens, cost_micros)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant, key_id, model, tag) DO UPDATE SET requests = requests + excluded.requests,
+                    errors = errors + excluded.errors, input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros
+                """).run([.text(key.rollup.day), .text(key.rollup.tenant), .text(key.rollup.keyId), .text(key.rollup.model), .text(key.tag)]
+                    + measures.values)
+        }
+        for (key, micros) in totals.scopeTotals {
+            try database.cachedStatement("""
+                INSERT INTO scope_totals (scope, period, period_key, micros) VALUES (?, ?, ?, ?)
+                ON CONFLICT(scope, period, period_key) DO UPDATE SET micros = micros + excluded.micros
+                """).run([.text(key.scope), .text(key.period), .text(key.periodKey), .integer(micros)])
+        }
     }
 
     // MARK: - Retention
