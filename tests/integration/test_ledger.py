@@ -1,0 +1,121 @@
+"""The SQLite ledger end to end: exactly once under kill -9 during flushes, reconciliation after
+every crash, and usage and invoices that agree with what clients were told.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+
+from conftest import MODEL, run_cli, secret
+from purser_client import ConnectionClosed, PurserError
+
+CRASH_KEYS = ["k_crash1", "k_crash2", "k_crash3", "k_crash4"]
+
+
+def wait_until_drained(daemon, timeout: float = 20.0) -> dict:
+    """Polls status until the outbox is empty and the ledger has caught up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with daemon.admin() as admin:
+            status = admin.status()
+        if status.outbox_depth == 0 and status.ledger_lag_ms == 0:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"the ledger did not drain within {timeout}s: {status}")
+
+
+def reconcile(daemon) -> dict:
+    result = run_cli("reconcile", "--data", daemon.data_dir, "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["consistent"], f"reconcile failed:\n{result.stdout}\n{result.stderr}"
+    return report
+
+
+def load(daemon, acked: list, unacked: list, stop: threading.Event, seed: int) -> None:
+    """authorize+settle pairs with known costs until stopped or the daemon dies."""
+    rng = random.Random(seed)
+    try:
+        with daemon.client(timeout=10) as client:
+            while not stop.is_set():
+                allowed = client.authorize(secret(rng.choice(CRASH_KEYS)), MODEL, estimate_micros=10_000)
+                assert allowed.allowed, allowed
+                cost = rng.randint(1, 9_999)
+                try:
+                    answer = client.settle(allowed.reservation, cost_micros=cost)
+                except (OSError, ConnectionClosed, TimeoutError, PurserError):
+                    unacked.append((allowed.reservation, cost))
+                    return
+                acked.append((allowed.reservation, cost, answer.replayed))
+    except (OSError, ConnectionClosed, TimeoutError, PurserError):
+        return
+
+
+def test_ledger_is_exactly_once_under_kill9_during_flushes(make_daemon):
+    daemon = make_daemon().start()
+    acked: list = []
+    unacked: list = []
+    rng = random.Random(7)
+    for cycle in range(3):
+        stop = threading.Event()
+        threads = [threading.Thread(target=load, args=(daemon, acked, unacked, stop, cycle * 10 + i), daemon=True) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        # Kill at a random moment: the ledger flushes every second, so over three cycles some
+        # kills land inside or right after a flush, before its outbox trim.
+        time.sleep(1.0 + rng.random() * 1.5)
+        daemon.kill9()
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        daemon.start()
+        reconcile(daemon)
+    status = wait_until_drained(daemon)
+    assert len(acked) > 100, f"too little load to mean anything: {len(acked)} settles"
+    assert not any(replayed for _, _, replayed in acked)
+    daemon.stop()
+    report = reconcile(daemon)
+    assert report["events_pending"] == 0
+
+    ledger = sqlite3.connect(f"file:{os.path.join(daemon.data_dir, 'ledger.sqlite3')}?mode=ro", uri=True)
+    rows = ledger.execute("SELECT reservation_id, cost_micros FROM events WHERE kind = 'settle'").fetchall()
+    high_water = ledger.execute("SELECT value FROM ledger_meta WHERE name = 'high_water'").fetchone()[0]
+    sequences = ledger.execute("SELECT COUNT(*), MIN(sequence), MAX(sequence) FROM events").fetchone()
+    ledger.close()
+    in_ledger = dict(rows)
+    # Exactly once: no settle twice, no sequence skipped or repeated.
+    assert len(rows) == len(in_ledger), "a settle is in the ledger twice"
+    assert sequences == (high_water, 1, high_water), f"events {sequences} do not cover 1..{high_water} once each"
+    # Every acknowledged settle is there with its cost; an unacknowledged one may or may not be.
+    for reservation, cost, _ in acked:
+        assert in_ledger.get(reservation) == cost, f"acknowledged settle {reservation} ({cost}) missing or wrong in the ledger"
+    assert set(in_ledger) <= {r for r, _, _ in acked} | {r for r, _ in unacked}
+    print(f"3 kills: {len(acked)} acknowledged settles, {len(unacked)} unacknowledged, {len(rows)} in the ledger, high water {status.ledger_high_water}")
+
+
+def test_usage_and_invoice_agree_with_the_settles(daemon):
+    costs = [1_234, 5_678, 91]
+    with daemon.client() as client:
+        for cost in costs:
+            allowed = client.authorize(secret("k_crash1"), MODEL, estimate_micros=10_000, tags=["summarize"])
+            client.settle(allowed.reservation, cost_micros=cost)
+        errored = client.authorize(secret("k_crash2"), MODEL, estimate_micros=10_000)
+        client.settle(errored.reservation, cost_micros=9, status="error")
+    wait_until_drained(daemon)
+    month = time.strftime("%Y-%m", time.gmtime())
+    usage = json.loads(run_cli("usage", "--data", daemon.data_dir, "--tenant", "crash", "--month", month, "--by", "key", "tag",
+                               "--format", "json", check=True).stdout)
+    assert usage["summary"] == {"requests": 4, "errors": 1, "input_tokens": 0, "output_tokens": 0, "cost_micros": sum(costs) + 9}
+    assert [(row["key"], row["cost_micros"]) for row in usage["by_key"]] == [("k_crash1", sum(costs)), ("k_crash2", 9)]
+    assert {row["tag"]: row["requests"] for row in usage["by_tag"]}.get("summarize") == 3
+    invoice = json.loads(run_cli("invoice", "--data", daemon.data_dir, "--month", month, "--markup-percent", "12.5",
+                                 "--format", "json", check=True).stdout)
+    crash_line = next(line for line in invoice["lines"] if line["tenant"] == "crash")
+    assert crash_line["cost_micros"] == sum(costs) + 9
+    # 7,012 micros × 1.125 = 7,888.5, rounded half up.
+    assert crash_line["billed_micros"] == 7_889
+    assert invoice["total_billed_micros"] == sum(line["billed_micros"] for line in invoice["lines"])
+    reconcile(daemon)
