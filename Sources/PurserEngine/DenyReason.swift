@@ -9,6 +9,9 @@ public enum DenyReason: String, CaseIterable, Hashable, Sendable {
     case budgetExceeded = "budget_exceeded"
     case insufficientBalance = "insufficient_balance"
     case badRequest = "bad_request"
+    /// Never decided by the engine: the server's answer when the store cannot decide and the
+    /// policy says `on_store_error: fail_closed`.
+    case unavailable = "unavailable"
 
     /// The HTTP status a proxy should answer with.
     public var httpStatus: Int {
@@ -18,6 +21,7 @@ public enum DenyReason: String, CaseIterable, Hashable, Sendable {
         case .rateLimited, .concurrencyLimited: return 429
         case .budgetExceeded, .insufficientBalance: return 402
         case .badRequest: return 400
+        case .unavailable: return 503
         }
     }
 }

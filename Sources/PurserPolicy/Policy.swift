@@ -43,10 +43,26 @@ public struct PolicyDefaults: Hashable, Sendable {
     /// How long ledger events are kept in SQLite (`ledger_retention`); `nil` keeps them forever.
     /// Daily rollups are kept regardless, so usage and invoices stay exact after pruning.
     public var ledgerRetentionSeconds: Int64?
+    /// What authorize answers when the store cannot (`on_store_error`): deny (the default) or allow
+    /// without counting.
+    public var onStoreError: StoreErrorPolicy
 
-    public init(reservationTTLSeconds: Int64 = 600, reservationRetentionSeconds: Int64 = 86_400, ledgerRetentionSeconds: Int64? = nil) {
+    public init(
+        reservationTTLSeconds: Int64 = 600, reservationRetentionSeconds: Int64 = 86_400, ledgerRetentionSeconds: Int64? = nil,
+        onStoreError: StoreErrorPolicy = .failClosed
+    ) {
         self.reservationTTLSeconds = reservationTTLSeconds
         self.reservationRetentionSeconds = reservationRetentionSeconds
         self.ledgerRetentionSeconds = ledgerRetentionSeconds
+        self.onStoreError = onStoreError
     }
+}
+
+/// `defaults.on_store_error`.
+public enum StoreErrorPolicy: String, CaseIterable, Hashable, Sendable {
+    /// Authorize answers `unavailable` (503): nothing is allowed that cannot be counted.
+    case failClosed = "fail_closed"
+    /// Authorize answers allowed, with no reservation: the request is not counted against any cap.
+    /// For operators who would rather overspend than refuse service while the disk is full.
+    case failOpen = "fail_open"
 }

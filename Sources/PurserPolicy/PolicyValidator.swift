@@ -28,7 +28,7 @@ final class PolicyValidator {
     // MARK: - Field names
 
     static let topLevelFields = ["version", "defaults", "prices", "plans", "tenants", "keys", "tags"]
-    static let defaultsFields = ["reservation_ttl", "reservation_retention", "ledger_retention"]
+    static let defaultsFields = ["reservation_ttl", "reservation_retention", "ledger_retention", "on_store_error"]
     static let priceFields = ["input", "output"]
     static let planFields = ["models", "rate_limits", "budgets"]
     static let tenantFields = ["name", "plan", "budgets", "prepaid", "rate_limits", "tags"]
@@ -177,6 +177,15 @@ final class PolicyValidator {
            let seconds = duration(value, subject: field("ledger_retention", in: scope),
                                   range: PolicyLimits.ledgerRetentionSecondsMin...PolicyLimits.ledgerRetentionSecondsMax) {
             defaults.ledgerRetentionSeconds = seconds
+        }
+        if let value = table["on_store_error"], let text = string(value, subject: field("on_store_error", in: scope)) {
+            if let mode = StoreErrorPolicy(rawValue: text) {
+                defaults.onStoreError = mode
+            } else {
+                let names = StoreErrorPolicy.allCases.map(\.rawValue)
+                report(value, "field \"on_store_error\" in \(scope) must be one of \(names.joined(separator: ", ")), got \(PolicyText.quoted(text))"
+                    + PolicyText.suggestion(for: text, among: names))
+            }
         }
         return defaults
     }

@@ -18,12 +18,15 @@ final class PolicyReloader: Sendable {
     let path: String
     let writer: StoreWriter
     let logger: Logger
+    /// Called with each policy once it is in force.
+    let onLoaded: @Sendable (Policy) -> Void
     private let queue = DispatchQueue(label: "purser-policy-reload")
 
-    init(path: String, writer: StoreWriter, logger: Logger) {
+    init(path: String, writer: StoreWriter, logger: Logger, onLoaded: @escaping @Sendable (Policy) -> Void) {
         self.path = path
         self.writer = writer
         self.logger = logger
+        self.onLoaded = onLoaded
     }
 
     func reload(reason: String, completion: @escaping @Sendable (Result<Outcome, WireError>) -> Void) {
@@ -42,9 +45,10 @@ final class PolicyReloader: Sendable {
                 completion(.failure(WireError(.policyInvalid, error.problems.map(\.description).joined(separator: "\n"))))
                 return
             }
-            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger] result in
+            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded] result in
                 switch result {
                 case .success(let summary):
+                    onLoaded(loaded.policy)
                     let duration = (WallClock.monotonicNanoseconds() - started) / 1_000
                     logger.info("policy loaded", metadata: [
                         "reason": "\(reason)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",

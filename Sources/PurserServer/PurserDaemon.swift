@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import PurserLedger
 import PurserPolicy
 import PurserStore
@@ -44,13 +45,18 @@ public enum PurserDaemon {
 
         // 4. The services, started in this order and shut down in the reverse one.
         let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
-        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger)
+        let storeErrorPolicy = NIOLockedValueBox(loaded.policy.defaults.onStoreError)
+        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { policy in
+            storeErrorPolicy.withLockedValue { $0 = policy.defaults.onStoreError }
+        }
         let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
         let ledger = LedgerService(
             ledgerPath: configuration.dataDirectory + "/" + LedgerDatabase.fileName, store: store, writer: writer, logger: logger,
             flushIntervalMilliseconds: configuration.ledgerFlushIntervalMilliseconds, batchEventsMax: configuration.ledgerBatchEventsMax
         )
-        let processor = RequestProcessor(writer: writer, store: store, reloader: reloader, connections: connections, ledger: ledger)
+        let processor = RequestProcessor(
+            writer: writer, store: store, reloader: reloader, connections: connections, ledger: ledger, storeErrorPolicy: storeErrorPolicy
+        )
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: StoreWriterService(writer: writer, store: store, logger: logger)),

@@ -22,10 +22,17 @@ final class RequestProcessor: Sendable {
     let reloader: PolicyReloader
     let connections: ConnectionRegistry
     let ledger: LedgerService
+    /// `on_store_error` of the policy in force, kept in memory because it matters exactly when
+    /// the store cannot be read.
+    let storeErrorPolicy: NIOLockedValueBox<StoreErrorPolicy>
     let startedAtNanoseconds = WallClock.monotonicNanoseconds()
     private let usageQueue = DispatchQueue(label: "purser-usage-queries")
 
-    init(writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry, ledger: LedgerService) {
+    init(
+        writer: StoreWriter, store: StateStore, reloader: PolicyReloader, connections: ConnectionRegistry, ledger: LedgerService,
+        storeErrorPolicy: NIOLockedValueBox<StoreErrorPolicy>
+    ) {
+        self.storeErrorPolicy = storeErrorPolicy
         self.writer = writer
         self.store = store
         self.reloader = reloader
@@ -64,7 +71,16 @@ final class RequestProcessor: Sendable {
                 secret: fields.key,
                 request: AuthorizeRequest(requestId: fields.requestId, model: fields.model, tags: fields.tags, estimate: estimate)
             )
-            return submit(operation, on: eventLoop)
+            let storeErrorPolicy = self.storeErrorPolicy
+            return submit(operation, on: eventLoop).flatMapError { error in
+                // A store that cannot decide still owes the proxy a decision: the policy's.
+                guard let wireError = error as? WireError, wireError.code == .unavailable else {
+                    return eventLoop.makeFailedFuture(error)
+                }
+                return eventLoop.makeSucceededFuture(ReplyBuilder.unavailableDecision(
+                    policy: storeErrorPolicy.withLockedValue { $0 }, reason: wireError.message
+                ))
+            }
         case .settle(let fields):
             guard let status = SettleStatus(rawValue: fields.status) else {
                 return eventLoop.makeFailedFuture(WireError(.badRequest, "status must be ok, error or cancelled"))
@@ -171,6 +187,23 @@ enum ReplyBuilder {
         case .credited(.unknownTenant):
             throw WireError(.unknownTenant, "no such tenant in the policy")
         }
+    }
+
+    /// The authorize reply when the store failed: a 503 deny, or with `fail_open` an allow that
+    /// reserves nothing.
+    static func unavailableDecision(policy: StoreErrorPolicy, reason: String) -> WireMessage {
+        var reply = WireMessage(type: .authorizeReply, correlationId: 0)
+        switch policy {
+        case .failClosed:
+            reply.set("allowed", false)
+            reply.set("reason", DenyReason.unavailable.rawValue)
+            reply.set("status", Int64(DenyReason.unavailable.httpStatus))
+            reply.set("detail", reason)
+        case .failOpen:
+            reply.set("allowed", true)
+            reply.set("detail", "on_store_error is fail_open: allowed without a reservation, counted against no cap (\(reason))")
+        }
+        return reply
     }
 
     static func stateName(_ state: ReservationState) -> String {
