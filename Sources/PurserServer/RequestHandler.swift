@@ -147,13 +147,20 @@ final class RequestHandler: ChannelDuplexHandler {
     }
 }
 
-/// Installed instead of a `RequestHandler` on a connection beyond `connectionsMax`: says why and closes.
+/// Installed instead of a `RequestHandler` on a connection that is not served (beyond
+/// `connectionsMax`, or a peer outside the allowlist): says why and closes.
 final class RejectConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private let error: WireError
+
+    init(_ error: WireError) {
+        self.error = error
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        let frame = WireCodec.encodeError(WireError(.tooManyConnections, "connectionsMax reached; try again later"), correlationId: 0)
+        let frame = WireCodec.encodeError(error, correlationId: 0)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

@@ -26,6 +26,10 @@ public struct ServerConfiguration: Sendable {
     public var ledgerFlushIntervalMilliseconds: Int64
     /// ...or as soon as this many events wait, whichever comes first; also the largest batch.
     public var ledgerBatchEventsMax: Int
+    /// Peers admitted to the data socket (SO_PEERCRED); empty admits all the file mode lets in.
+    public var dataAllowlist: PeerAllowlist
+    /// Peers admitted to the admin socket.
+    public var adminAllowlist: PeerAllowlist
 
     public init(
         policyPath: String,
@@ -44,7 +48,9 @@ public struct ServerConfiguration: Sendable {
         eventLoopThreadsCount: Int = 1,
         syncCommits: Bool = false,
         ledgerFlushIntervalMilliseconds: Int64 = 1_000,
-        ledgerBatchEventsMax: Int = 10_000
+        ledgerBatchEventsMax: Int = 10_000,
+        dataAllowlist: PeerAllowlist = PeerAllowlist(),
+        adminAllowlist: PeerAllowlist = PeerAllowlist()
     ) {
         self.policyPath = policyPath
         self.dataDirectory = dataDirectory
@@ -63,6 +69,8 @@ public struct ServerConfiguration: Sendable {
         self.syncCommits = syncCommits
         self.ledgerFlushIntervalMilliseconds = ledgerFlushIntervalMilliseconds
         self.ledgerBatchEventsMax = ledgerBatchEventsMax
+        self.dataAllowlist = dataAllowlist
+        self.adminAllowlist = adminAllowlist
     }
 
     public static let serverVersion = "0.1.0"

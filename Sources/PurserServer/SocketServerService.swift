@@ -6,6 +6,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOPosix
+import PurserWire
 import ServiceLifecycle
 
 /// Serves the data and admin sockets with SwiftNIO. Shut down first: stops accepting, lets every
@@ -66,11 +67,27 @@ final class SocketServerService: Service {
             .serverChannelOption(.backlog, value: 1_024)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let allowlist = role == .data ? configuration.dataAllowlist : configuration.adminAllowlist
+                let admitted: EventLoopFuture<Bool> = allowlist.isEmpty
+                    ? channel.eventLoop.makeSucceededFuture(true)
+                    : PeerCredentials.of(channel).map { peer in
+                        guard allowlist.admits(peer) else {
+                            logger.warning("refusing a peer outside the allowlist", metadata: [
+                                "socket": "\(role.rawValue)", "uid": "\(peer.userId)", "gid": "\(peer.groupId)", "pid": "\(peer.processId)",
+                            ])
+                            return false
+                        }
+                        return true
+                    }.recover { _ in false }
+                return admitted.flatMapThrowing { admitted in
                     let pipeline = channel.pipeline.syncOperations
+                    guard admitted else {
+                        try pipeline.addHandler(RejectConnectionHandler(WireError(.permissionDenied, "this uid and gid may not use this socket")))
+                        return
+                    }
                     guard connections.register(channel, role: role) else {
                         logger.warning("refusing a connection: connectionsMax reached", metadata: ["socket": "\(role.rawValue)"])
-                        try pipeline.addHandler(RejectConnectionHandler())
+                        try pipeline.addHandler(RejectConnectionHandler(WireError(.tooManyConnections, "connectionsMax reached; try again later")))
                         return
                     }
                     try pipeline.addHandler(IdleStateHandler(allTimeout: .seconds(configuration.idleTimeoutSeconds)))

@@ -13,12 +13,14 @@ public enum WireErrorCode: String, CaseIterable, Hashable, Sendable {
     case unavailable = "unavailable"
     case shuttingDown = "shutting_down"
     case tooManyConnections = "too_many_connections"
+    case permissionDenied = "permission_denied"
 
     /// After these the server closes the connection: the byte stream can no longer be trusted, or
     /// the server will not serve it.
     public var closesConnection: Bool {
         switch self {
-        case .malformedFrame, .frameTooLarge, .unsupportedVersion, .unknownType, .malformedField, .shuttingDown, .tooManyConnections:
+        case .malformedFrame, .frameTooLarge, .unsupportedVersion, .unknownType, .malformedField, .shuttingDown, .tooManyConnections,
+             .permissionDenied:
             return true
         case .adminOnly, .unknownReservation, .unknownTenant, .badRequest, .policyInvalid, .unavailable:
             return false

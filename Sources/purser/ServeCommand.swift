@@ -35,6 +35,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
     @Flag(name: .customLong("sync-commits"), help: "fsync every group commit before answering, authorize included: every answer survives power loss, at the cost of one fsync of latency.")
     var syncCommits = false
+    @Option(name: .customLong("socket-allow-uid"), help: "Only this uid (repeatable) may use the data socket, checked with SO_PEERCRED.")
+    var socketAllowUIDs: [UInt32] = []
+    @Option(name: .customLong("socket-allow-gid"), help: "Only this gid (repeatable) may use the data socket.")
+    var socketAllowGIDs: [UInt32] = []
+    @Option(name: .customLong("admin-allow-uid"), help: "Only this uid (repeatable) may use the admin socket.")
+    var adminAllowUIDs: [UInt32] = []
+    @Option(name: .customLong("admin-allow-gid"), help: "Only this gid (repeatable) may use the admin socket.")
+    var adminAllowGIDs: [UInt32] = []
 
     func validate() throws {
         guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
@@ -67,7 +75,9 @@ struct ServeCommand: AsyncParsableCommand {
             dataSocketMode: UInt16(socketMode, radix: 8)!, frameBytesMax: frameBytesMax, connectionsMax: connectionsMax,
             inflightPerConnectionMax: inflightPerConnectionMax, idleTimeoutSeconds: idleTimeoutSeconds,
             drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
-            syncCommits: syncCommits
+            syncCommits: syncCommits,
+            dataAllowlist: PeerAllowlist(userIds: Set(socketAllowUIDs), groupIds: Set(socketAllowGIDs)),
+            adminAllowlist: PeerAllowlist(userIds: Set(adminAllowUIDs), groupIds: Set(adminAllowGIDs))
         )
         do {
             try await PurserDaemon.run(configuration: configuration, logger: logger)

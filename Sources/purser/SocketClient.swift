@@ -69,7 +69,9 @@ final class SocketClient {
         } catch let error as WireError {
             throw Failure(description: "bad reply from the server: \(error)")
         }
-        guard reply.correlationId == correlationId else {
+        // An error about the connection itself (too many connections, a refused peer) comes
+        // before any request was read, so it carries correlation id 0.
+        guard reply.correlationId == correlationId || (reply.type == .error && reply.correlationId == 0) else {
             throw Failure(description: "the reply's correlation id \(reply.correlationId) is not the request's \(correlationId)")
         }
         return reply

@@ -139,6 +139,8 @@ vectors = [
     good("usage_reply", "usage_reply", 24,
          {"json": ['{"from":"2026-11-01","to":"2026-11-30","filter":{"tenant":"acme"},"summary":{"requests":1,', '"errors":0}}']},
          "a JSON document in two chunks"),
+    good("error_permission_denied", "error", 0, {"code": "permission_denied", "message": "this uid and gid may not use this socket"},
+         "sent on accept, before any request, to a peer outside the allowlist"),
     good("error_admin_only", "error", 21, {"code": "admin_only", "message": "credit is accepted on the admin socket only"},
          "the reply to an admin message on the data socket"),
     {**good("authorize_unknown_field", "authorize", 9, {"key": "pk_demo", "model": "gpt-5.4", "estimate_micros": 1, "request_id": "r"},
