@@ -33,7 +33,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	PURSER_BIN=$(CURDIR)/$(BIN) python3 -m pytest -q clients/python/tests tests/integration
+	PURSER_BIN=$(CURDIR)/$(BIN) python3 -m pytest -q clients/python/tests tests
 
 clean:
 	rm -rf .build purser-data purser.sock purser-admin.sock
