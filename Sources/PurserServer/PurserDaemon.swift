@@ -26,10 +26,11 @@ public enum PurserDaemon {
         warnIfWorldWritable(configuration.policyPath, logger: logger)
         warnIfWorldWritable(configuration.dataDirectory, logger: logger)
 
-        // 2. Never displace a live daemon: first its data directory, then its sockets.
-        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        // 2. Never displace a live daemon: first its sockets (so a refused start touches no data
+        // directory), then its data directory, which another daemon may serve on other sockets.
         try SocketPath.prepare(configuration.dataSocketPath)
         try SocketPath.prepare(configuration.adminSocketPath)
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
 
         // 3. Open the store and put the policy in force.
         let store = try StateStore(

@@ -28,8 +28,10 @@ final class SocketServerService: Service {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreadsCount)
         var listeners: [(Channel, String)] = []
         do {
-            listeners.append((try await bind(group: group, role: .data, path: configuration.dataSocketPath, mode: configuration.dataSocketMode), configuration.dataSocketPath))
+            // The admin socket first: once the data socket answers, both exist, so a supervisor
+            // that waits for the data socket can use the admin socket at once.
             listeners.append((try await bind(group: group, role: .admin, path: configuration.adminSocketPath, mode: 0o600), configuration.adminSocketPath))
+            listeners.append((try await bind(group: group, role: .data, path: configuration.dataSocketPath, mode: configuration.dataSocketMode), configuration.dataSocketPath))
         } catch {
             for (channel, path) in listeners {
                 try? await channel.close()

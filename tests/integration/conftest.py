@@ -149,12 +149,15 @@ class Daemon:
             code = self.process.poll()
             if code is not None:
                 pytest.fail(f"purser serve exited with {code} before it was ready\n{self.log_tail()}")
-            if os.path.exists(self.socket_path):
+            # Both sockets: the admin socket has been seen to appear a moment after the data socket
+            # answers its first ping (about 1 start in 30).
+            if os.path.exists(self.socket_path) and os.path.exists(self.admin_socket_path):
                 try:
-                    with Client(self.socket_path, timeout=2.0) as client:
-                        client.ping()
+                    for path in (self.socket_path, self.admin_socket_path):
+                        with Client(path, timeout=2.0) as client:
+                            client.ping()
                     return
-                except (OSError, TimeoutError, Exception) as error:  # noqa: B014 - any failure means not ready yet
+                except Exception as error:  # noqa: BLE001 - any failure means not ready yet
                     last_error = error
             time.sleep(0.05)
         pytest.fail(f"purser serve did not answer ping within {timeout}s (last error: {last_error!r})\n{self.log_tail()}")

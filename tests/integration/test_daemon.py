@@ -9,9 +9,7 @@ import os
 import random
 import re
 import signal
-import socket
 import struct
-import subprocess
 import threading
 import time
 import uuid
@@ -19,8 +17,8 @@ import uuid
 import pytest
 
 from conftest import (
-    MODEL, NEW_KEY_ID, NEW_SECRET, POLICY_PATH, SECRETS, UNKNOWN_SECRET, Daemon, make_bound_then_closed_socket,
-    policy_text, policy_with_new_key, read_state, require_binary, run_cli, scope_counter, secret, sha256_hex,
+    MODEL, NEW_KEY_ID, NEW_SECRET, POLICY_PATH, SECRETS, UNKNOWN_SECRET, make_bound_then_closed_socket,
+    policy_text, policy_with_new_key, read_state, run_cli, scope_counter, secret, sha256_hex,
 )
 from purser_client import Client, ConnectionClosed, PurserError, protocol
 from purser_client.protocol import encode, encode_field
@@ -855,3 +853,31 @@ def test_small_inflight_limit_still_answers_a_long_pipeline(make_daemon):
                                                   "request_id": rid("bp")}) for _ in range(300)])
         assert all(r.allowed for r in results)
         assert len({r.reservation for r in results}) == 300
+
+
+SERVER_VALID = [v for v in _VECTORS if v["valid"] and v.get("direction", "to_server") == "to_server"
+                and v["message"]["type"] in protocol.REQUEST_TYPES]
+
+
+@pytest.mark.parametrize("vector", SERVER_VALID, ids=[v["name"] for v in SERVER_VALID])
+def test_valid_request_vector_answered_by_daemon(daemon, vector):
+    """Each valid request vector, byte for byte, gets its reply type (admin ones: on the admin socket)."""
+    message_type = vector["message"]["type"]
+    path = daemon.admin_socket_path if message_type in protocol.ADMIN_TYPES else daemon.socket_path
+    with Client(path, timeout=10) as client:
+        reply = protocol.decode(client.request_raw(bytes.fromhex(vector["hex"])), role="client")
+        assert reply.correlation_id == vector["message"]["correlation_id"]
+        if reply.type == "error":
+            # The vectors name tenants and reservations this policy does not have.
+            assert reply.fields["code"] in {"unknown_tenant", "unknown_reservation", "bad_request"}, reply
+        else:
+            assert reply.type == protocol.REPLY_OF[message_type], reply
+        assert client.ping()
+
+
+@pytest.mark.parametrize("correlation_id", [0, 1, 2**63, 2**64 - 1])
+def test_correlation_id_is_echoed_unchanged(daemon, correlation_id):
+    with daemon.client() as client:
+        client.send_raw(encode("ping", correlation_id))
+        reply = protocol.decode(client.recv_frame(), role="client")
+        assert reply.type == "pong" and reply.correlation_id == correlation_id
