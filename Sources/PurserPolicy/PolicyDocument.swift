@@ -41,6 +41,9 @@ struct PolicyDocument {
     var composed: Bool
     var restoredKeys: [SourcePosition: String]
     var problems: [(position: SourcePosition, message: String)]
+    /// True when plain scalars were composed without implicit tag resolution (`Resolver.basic`):
+    /// readers must then classify them with `PlainScalarTag`.
+    var plainScalarsUnresolved: Bool = false
 
     /// Each rename costs one more compose of the whole text, so their number is bounded.
     static let renamesMax = 100
@@ -56,11 +59,16 @@ struct PolicyDocument {
         var restored: [SourcePosition: String] = [:]
         var nextPrivateUse: UInt32 = 0xE000
 
+        // Explicit tags (`!!str 5`) are told apart from implicit ones only by Yams's own resolver;
+        // a file without any `!` cannot have one, and is composed without the regular expressions.
+        let fast = !text.utf8.contains(UInt8(ascii: "!"))
         while true {
             let error: YamlError
             do {
-                let root = try Yams.compose(yaml: text, .default, .default, .utf8)
-                return PolicyDocument(root: root, composed: true, restoredKeys: restored, problems: [])
+                let root = try Yams.compose(yaml: text, fast ? .basic : .default, .default, .utf8)
+                var document = PolicyDocument(root: root, composed: true, restoredKeys: restored, problems: [])
+                document.plainScalarsUnresolved = fast
+                return document
             } catch let yamlError as YamlError {
                 error = yamlError
             } catch {

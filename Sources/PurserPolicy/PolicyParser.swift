@@ -27,7 +27,7 @@ public enum PolicyParser {
         }
         let document = PolicyDocument.load(text)
         guard document.composed else { throw fail(document.problems) }
-        let validator = PolicyValidator(restoredKeys: document.restoredKeys)
+        let validator = PolicyValidator(restoredKeys: document.restoredKeys, plainScalarsUnresolved: document.plainScalarsUnresolved)
         guard let policy = validator.validate(document.root) else { throw fail(validator.problems) }
         return policy
     }

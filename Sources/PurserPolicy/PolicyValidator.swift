@@ -11,8 +11,12 @@ final class PolicyValidator {
     /// Mappings whose keys were already checked for repeats in the words of their own schema.
     private var checkedMappings: Set<SourcePosition> = []
 
-    init(restoredKeys: [SourcePosition: String]) {
+    /// See `PolicyDocument.plainScalarsUnresolved`.
+    private let plainScalarsUnresolved: Bool
+
+    init(restoredKeys: [SourcePosition: String], plainScalarsUnresolved: Bool = false) {
         self.restoredKeys = restoredKeys
+        self.plainScalarsUnresolved = plainScalarsUnresolved
     }
 
     // MARK: - Reporting
@@ -668,7 +672,10 @@ final class PolicyValidator {
 
     /// The resolved tag (`Tag.name` itself is internal to Yams).
     private func tagName(_ node: Node) -> Tag.Name {
-        Tag.Name(rawValue: node.tag.rawValue)
+        if plainScalarsUnresolved, case .scalar(let scalar) = node, scalar.style == .plain {
+            return PlainScalarTag.of(scalar.string)
+        }
+        return Tag.Name(rawValue: node.tag.rawValue)
     }
 
     private func isNull(_ node: Node) -> Bool {

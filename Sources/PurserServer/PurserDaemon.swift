@@ -13,6 +13,43 @@ public enum PurserDaemon {
     }
 
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
+        let (store, lock, onStoreError) = try prepare(configuration: configuration, logger: logger)
+
+        // 4. The services, started in this order and shut down in the reverse one.
+        let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
+        let storeErrorPolicy = NIOLockedValueBox(onStoreError)
+        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { policy in
+            storeErrorPolicy.withLockedValue { $0 = policy.defaults.onStoreError }
+        }
+        let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
+        let ledger = LedgerService(
+            ledgerPath: configuration.dataDirectory + "/" + LedgerDatabase.fileName, store: store, writer: writer, logger: logger,
+            flushIntervalMilliseconds: configuration.ledgerFlushIntervalMilliseconds, batchEventsMax: configuration.ledgerBatchEventsMax
+        )
+        let processor = RequestProcessor(
+            writer: writer, store: store, reloader: reloader, connections: connections, ledger: ledger, storeErrorPolicy: storeErrorPolicy
+        )
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: StoreWriterService(writer: writer, store: store, logger: logger)),
+                // After the sockets drained and before the writer stops: the last events are
+                // drained into the ledger and trimmed from the outbox.
+                .init(service: ledger),
+                .init(service: ExpirySweeperService(writer: writer, intervalMilliseconds: configuration.sweepIntervalMilliseconds, logger: logger)),
+                .init(service: ReloadOnHangupService(reloader: reloader)),
+                .init(service: SocketServerService(configuration: configuration, processor: processor, connections: connections, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        withExtendedLifetime(lock) {}
+        logger.info("stopped cleanly")
+    }
+
+    /// Steps 1 to 3 of start-up. The parsed policy lives only in here: once it is in LMDB the
+    /// daemon needs none of it in memory, which matters with 100,000 keys.
+    static func prepare(configuration: ServerConfiguration, logger: Logger) throws -> (StateStore, DataDirectoryLock, StoreErrorPolicy) {
         // 1. The policy must be valid before anything else happens.
         let loaded: LoadedPolicy
         do throws(PolicyValidationError) {
@@ -43,37 +80,7 @@ public enum PurserDaemon {
             "file": "\(configuration.policyPath)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
             "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)",
         ])
-
-        // 4. The services, started in this order and shut down in the reverse one.
-        let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
-        let storeErrorPolicy = NIOLockedValueBox(loaded.policy.defaults.onStoreError)
-        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { policy in
-            storeErrorPolicy.withLockedValue { $0 = policy.defaults.onStoreError }
-        }
-        let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
-        let ledger = LedgerService(
-            ledgerPath: configuration.dataDirectory + "/" + LedgerDatabase.fileName, store: store, writer: writer, logger: logger,
-            flushIntervalMilliseconds: configuration.ledgerFlushIntervalMilliseconds, batchEventsMax: configuration.ledgerBatchEventsMax
-        )
-        let processor = RequestProcessor(
-            writer: writer, store: store, reloader: reloader, connections: connections, ledger: ledger, storeErrorPolicy: storeErrorPolicy
-        )
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: StoreWriterService(writer: writer, store: store, logger: logger)),
-                // After the sockets drained and before the writer stops: the last events are
-                // drained into the ledger and trimmed from the outbox.
-                .init(service: ledger),
-                .init(service: ExpirySweeperService(writer: writer, intervalMilliseconds: configuration.sweepIntervalMilliseconds, logger: logger)),
-                .init(service: ReloadOnHangupService(reloader: reloader)),
-                .init(service: SocketServerService(configuration: configuration, processor: processor, connections: connections, logger: logger)),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
-        try await group.run()
-        withExtendedLifetime(lock) {}
-        logger.info("stopped cleanly")
+        return (store, lock, loaded.policy.defaults.onStoreError)
     }
 
     /// Anyone able to write these could grant themselves credit or budget.
