@@ -55,6 +55,7 @@ final class PolicyReloader: Sendable {
                         "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "duration_us": "\(duration)",
                     ])
                     completion(.success(Outcome(summary: summary, durationMicroseconds: duration)))
+                    MemoryTrim.releaseFreedMemory()
                 case .failure(let error):
                     logger.error("policy reload could not be stored", metadata: ["error": "\(error)"])
                     completion(.failure(WireError(.unavailable, "the policy could not be stored: \(error)")))

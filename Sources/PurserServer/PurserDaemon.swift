@@ -14,6 +14,7 @@ public enum PurserDaemon {
 
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
         let (store, lock, onStoreError) = try prepare(configuration: configuration, logger: logger)
+        MemoryTrim.releaseFreedMemory()
 
         // 4. The services, started in this order and shut down in the reverse one.
         let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
