@@ -8,7 +8,10 @@ BIN := .build/$(CONFIGURATION)/purser
 POLICY ?= examples/policy.yaml
 DATA ?= ./purser-data
 
-.PHONY: run test deps build build-release clean
+.PHONY: run test deps build build-release crash-test fuzz bench clean
+
+CYCLES ?= 20
+FUZZ_SECONDS ?= 60
 
 # Installs liblmdb-dev and libsqlite3-dev when pkg-config cannot find them (Debian; needs root or sudo).
 deps:
@@ -33,7 +36,21 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	PURSER_BIN=$(CURDIR)/$(BIN) python3 -m pytest -q clients/python/tests tests
+	PURSER_BIN=$(CURDIR)/$(BIN) python3 -m pytest -q clients/python/tests tests Benchmarks/test_bench_smoke.py
+
+# kill -9 in a loop under load, restart, reconcile: 0 lost and 0 cap violations is the only pass.
+crash-test: deps
+	$(SWIFT) build --product purser
+	python3 tests/reliability/crash_loop.py --cycles $(CYCLES) --bin $(CURDIR)/$(BIN)
+
+# libFuzzer on the frame and message decoder (see Fuzz/README.md).
+fuzz:
+	Fuzz/run.sh $(FUZZ_SECONDS)
+
+# Purser against the machine's floor and a Redis peer, in one run (see Benchmarks/README.md).
+bench: deps
+	$(SWIFT) build -c release --product purser
+	python3 Benchmarks/bench.py --purser-bin $(CURDIR)/.build/release/purser
 
 clean:
 	rm -rf .build purser-data purser.sock purser-admin.sock

@@ -4,8 +4,11 @@ import PurserWire
 
 /// One connection's requests: decodes payloads, hands them to the processor, writes replies in
 /// completion order, and keeps the connection's promises:
-/// - at most `inflightMax` requests are in flight; beyond that it stops reading (backpressure),
-///   so a flood costs the flooder latency and the server no memory;
+/// - at most `inflightMax` requests are in flight. Frames beyond that wait in `pending`, and
+///   reading from the socket stops until they can be taken; reading also stops while the
+///   connection's unsent replies are above the write high-water mark (a client that writes but
+///   does not read). A flood thus costs the flooder latency and the server a bounded amount of
+///   memory: one socket read of frames, plus `inflightMax` replies;
 /// - a malformed frame gets an error reply with its stable code, then the connection closes;
 /// - on drain (shutdown) it stops reading, answers what is in flight, and closes.
 final class RequestHandler: ChannelDuplexHandler {
@@ -19,12 +22,17 @@ final class RequestHandler: ChannelDuplexHandler {
     private let logger: Logger
 
     private var inflight = 0
-    /// A read the channel asked for while we were at `inflightMax`; issued once below it.
+    /// Frames decoded but not yet taken, because `inflightMax` requests were in flight. Reads are
+    /// held while it is not empty, so it holds at most what one socket read delivered.
+    private var pending = CircularBuffer<ByteBuffer>()
+    /// A read the channel asked for while we were saturated; issued once we are not.
     private var readHeld = false
     private var draining = false
     private var inputClosed = false
     /// Set once a fatal error was answered: nothing more is read or written.
     private var finished = false
+
+    static let shuttingDown = WireError(.shuttingDown, "the server is shutting down; this request was not applied")
 
     init(processor: RequestProcessor, role: SocketRole, inflightMax: Int, logger: Logger) {
         self.processor = processor
@@ -36,6 +44,15 @@ final class RequestHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finished else { return }
         let payload = unwrapInboundIn(data)
+        if inflight >= inflightMax || !pending.isEmpty || !context.channel.isWritable {
+            pending.append(payload)
+            return
+        }
+        take(payload, context: context)
+    }
+
+    /// Decodes one frame and starts its request.
+    private func take(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         let bytes = Array(payload.readableBytesView)
         let correlationId = WireCodec.correlationId(ofPayload: bytes)
         let request: WireRequest
@@ -46,7 +63,8 @@ final class RequestHandler: ChannelDuplexHandler {
             return
         }
         if draining {
-            fail(context: context, error: WireError(.shuttingDown, "the server is shutting down; this request was not applied"), correlationId: correlationId)
+            // Requests in flight are still answered before the connection closes (closeIfIdle).
+            write(context: context, frame: WireCodec.encodeError(Self.shuttingDown, correlationId: correlationId))
             return
         }
         if request.type.isAdmin && role == .data {
@@ -75,10 +93,34 @@ final class RequestHandler: ChannelDuplexHandler {
         }
     }
 
+    /// True when the connection must not take more work: at its in-flight limit, with frames
+    /// waiting, or with replies piling up unread.
+    private func saturated(_ context: ChannelHandlerContext) -> Bool {
+        inflight >= inflightMax || !pending.isEmpty || !context.channel.isWritable
+    }
+
     func read(context: ChannelHandlerContext) {
-        if inflight >= inflightMax || draining || finished {
+        if saturated(context) || draining || finished {
             readHeld = true
         } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            resume(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Takes waiting frames while there is room, then reads again if a read was held.
+    private func resume(context: ChannelHandlerContext) {
+        while !finished, inflight < inflightMax, context.channel.isWritable, let next = pending.popFirst() {
+            take(next, context: context)
+        }
+        if readHeld && !saturated(context) && !draining && !finished {
+            readHeld = false
             context.read()
         }
     }
@@ -99,12 +141,17 @@ final class RequestHandler: ChannelDuplexHandler {
             inputClosed = true
             closeIfIdle(context: context)
         case is IdleStateHandler.IdleStateEvent:
-            if inflight == 0 {
+            if inflight == 0 && pending.isEmpty {
                 logger.debug("closing an idle connection")
                 context.close(promise: nil)
             }
         case is ConnectionRegistry.DrainRequested:
             draining = true
+            // Frames read but not started will not be: each is told so.
+            while let waiting = pending.popFirst() {
+                let correlationId = WireCodec.correlationId(ofPayload: Array(waiting.readableBytesView))
+                write(context: context, frame: WireCodec.encodeError(Self.shuttingDown, correlationId: correlationId))
+            }
             closeIfIdle(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
@@ -112,15 +159,12 @@ final class RequestHandler: ChannelDuplexHandler {
     }
 
     private func afterReply(context: ChannelHandlerContext) {
-        if readHeld && inflight < inflightMax && !draining && !finished {
-            readHeld = false
-            context.read()
-        }
+        resume(context: context)
         closeIfIdle(context: context)
     }
 
     private func closeIfIdle(context: ChannelHandlerContext) {
-        if (inputClosed || draining) && inflight == 0 && !finished {
+        if (inputClosed || draining) && inflight == 0 && pending.isEmpty && !finished {
             finished = true
             context.close(promise: nil)
         }

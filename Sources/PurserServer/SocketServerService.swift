@@ -68,6 +68,9 @@ final class SocketServerService: Service {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1_024)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Above 64 KiB of unsent replies the connection stops being writable, and the request
+            // handler stops taking requests from it until the client reads.
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1_024, high: 64 * 1_024))
             .childChannelInitializer { channel in
                 let allowlist = role == .data ? configuration.dataAllowlist : configuration.adminAllowlist
                 let admitted: EventLoopFuture<Bool> = allowlist.isEmpty

@@ -6,9 +6,15 @@ struct PurserProcess {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// `PURSER_BIN`, else the `purser` SwiftPM built beside this test bundle (so a build in any
+    /// scratch path, sanitizers included, tests its own binary), else `.build/debug/purser`.
     static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["PURSER_BIN"] {
             return URL(fileURLWithPath: path)
+        }
+        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("purser")
+        if FileManager.default.isExecutableFile(atPath: sibling.path) {
+            return sibling
         }
         return repositoryRoot.appendingPathComponent(".build/debug/purser")
     }

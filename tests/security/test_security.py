@@ -32,21 +32,19 @@ def daemons(workdir):
     started = []
 
     def start(*extra_args: str, ready_socket: str = "data") -> Daemon:
+        """Starts a daemon and waits until `ready_socket` answers; the other may refuse us by design."""
         daemon = Daemon(workdir, os.path.join(workdir, "policy.yaml"), extra_args=list(extra_args))
         started.append(daemon)
-        if ready_socket == "data":
-            return daemon.start()
-        # The data socket refuses us by design: wait for the admin socket instead.
         daemon.start(wait=False)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                with daemon.admin(timeout=2) as admin:
-                    admin.ping()
+                with (daemon.client(timeout=2) if ready_socket == "data" else daemon.admin(timeout=2)) as client:
+                    client.ping()
                 return daemon
             except (OSError, ConnectionClosed, PurserError):
                 time.sleep(0.05)
-        pytest.fail("the daemon's admin socket never answered\n" + daemon.log_tail())
+        pytest.fail(f"the daemon's {ready_socket} socket never answered\n" + daemon.log_tail())
 
     yield start
     for daemon in started:
