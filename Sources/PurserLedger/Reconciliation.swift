@@ -57,34 +57,15 @@ public struct Reconciliation: Sendable {
     public static func run(snapshot: CounterSnapshot, ledger: LedgerDatabase) throws -> Reconciliation {
         let month = LedgerCalendar.monthKey(snapshot.time)
         let day = LedgerCalendar.dayKey(snapshot.time)
-        struct Key: Hashable {
-            var scope: String
-            var period: String
-            var periodKey: String
-        }
+        typealias Key = BatchTotals.ScopeKey
         var ledgerSums: [Key: Int64] = [:]
         var highWater: UInt64 = 0
         var rollupDifferences: [String] = []
 
-        func add(_ event: LedgerEvent, sign: Int64) {
-            let eventMonth = LedgerCalendar.monthKey(event.time)
-            let eventDay = LedgerCalendar.dayKey(event.time)
-            switch event.kind {
-            case .settle:
-                for scope in event.scopes {
-                    ledgerSums[Key(scope: scope.description, period: "total", periodKey: ""), default: 0] += sign * event.costMicros
-                    ledgerSums[Key(scope: scope.description, period: "month", periodKey: eventMonth), default: 0] += sign * event.costMicros
-                    ledgerSums[Key(scope: scope.description, period: "day", periodKey: eventDay), default: 0] += sign * event.costMicros
-                }
-                if event.drawsBalance {
-                    ledgerSums[Key(scope: Scope.balanceDescription(tenant: event.tenantId), period: "total", periodKey: ""), default: 0] += sign * event.costMicros
-                }
-            case .credit:
-                ledgerSums[Key(scope: LedgerScopes.creditDescription(tenant: event.tenantId), period: "total", periodKey: ""), default: 0] += sign * event.creditMicros
-            case .release, .expire, .overdraft:
-                break
-            }
-        }
+        // What events add to the ledger's scope totals is decided in one place, `BatchTotals`,
+        // so the check can never drift from what the drain writes.
+        var drainedAfterSnapshot = BatchTotals()
+        var pending = BatchTotals()
 
         try ledger.read {
             highWater = try ledger.highWaterSequence()
@@ -100,19 +81,21 @@ public struct Reconciliation: Sendable {
                     "SELECT sequence, time_ms, kind, tenant, scopes, draws_balance, cost_micros, credit_micros FROM events WHERE sequence > ?",
                     [.integer(Int64(snapshot.lastSequence))]
                 ) { row in
-                    add(LedgerEvent(
+                    drainedAfterSnapshot.add(LedgerEvent(
                         sequence: UInt64(row.int64(0)), kind: LedgerEventKind(rawValue: row.text(2)) ?? .release,
                         time: Timestamp(nanosecondsSinceEpoch: row.int64(1) * 1_000_000), tenantId: row.text(3),
                         costMicros: row.int64(6), scopes: parseScopes(row.text(4)), drawsBalance: row.int64(5) == 1,
                         creditMicros: row.int64(7)
-                    ), sign: -1)
+                    ))
                 }
             }
             rollupDifferences = try checkRollups(ledger)
         }
         // Events the ledger has not drained yet.
-        let pending = snapshot.outboxEvents.filter { $0.sequence > highWater && $0.sequence <= snapshot.lastSequence }
-        for event in pending { add(event, sign: 1) }
+        let pendingEvents = snapshot.outboxEvents.filter { $0.sequence > highWater && $0.sequence <= snapshot.lastSequence }
+        for event in pendingEvents { pending.add(event) }
+        for (key, micros) in pending.scopeTotals { ledgerSums[key, default: 0] += micros }
+        for (key, micros) in drainedAfterSnapshot.scopeTotals { ledgerSums[key, default: 0] -= micros }
 
         var counterValues: [Key: Int64] = [:]
         for (scope, state) in snapshot.states {
@@ -139,7 +122,7 @@ public struct Reconciliation: Sendable {
         }
         return Reconciliation(
             differences: differences, rollupDifferences: rollupDifferences, scopesChecked: snapshot.states.count,
-            eventsInLedger: highWater, eventsPending: pending.count, openReservationsCount: snapshot.openReservations.count,
+            eventsInLedger: highWater, eventsPending: pendingEvents.count, openReservationsCount: snapshot.openReservations.count,
             openReservedMicrosByTenant: reservedByTenant
         )
     }
