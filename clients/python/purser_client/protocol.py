@@ -195,11 +195,45 @@ REQUIRED: Dict[str, Tuple[str, ...]] = {
 #: is malformed_field.
 #: Byte limits docs/protocol.md states for request fields; a longer value is malformed_field.
 #: (Replies may exceed frameBytesMax: a usage reply can be up to 1 MiB.)
+# Byte limits of every string field, as docs/protocol.md states them (the server's MessageSchema).
 BYTES_MAX: Dict[Tuple[str, str], int] = {
     ("authorize", "key"): 1_024,
+    ("authorize", "model"): 128,
+    ("authorize", "tag"): 128,
     ("authorize", "request_id"): 128,
-    ("credit", "request_id"): 128,
+    ("authorize_reply", "reason"): 64,
+    ("authorize_reply", "reservation"): 128,
+    ("authorize_reply", "tenant"): 128,
+    ("authorize_reply", "key_id"): 128,
+    ("authorize_reply", "tag"): 128,
+    ("authorize_reply", "scope"): 300,
+    ("authorize_reply", "period"): 64,
+    ("authorize_reply", "detail"): 65_535,
+    ("settle", "reservation"): 128,
+    ("settle", "status"): 64,
+    ("settle_reply", "reservation"): 128,
+    ("settle_reply", "status"): 64,
+    ("release", "reservation"): 128,
+    ("release_reply", "reservation"): 128,
+    ("release_reply", "state"): 64,
+    ("pong", "server_version"): 64,
+    ("pong", "policy_version"): 64,
+    ("reload_reply", "policy_version"): 64,
+    ("credit", "tenant"): 128,
     ("credit", "memo"): 512,
+    ("credit", "request_id"): 128,
+    ("credit_reply", "tenant"): 128,
+    ("status_reply", "server_version"): 64,
+    ("status_reply", "policy_version"): 64,
+    ("usage", "tenant"): 128,
+    ("usage", "key"): 128,
+    ("usage", "tag"): 128,
+    ("usage", "from"): 64,
+    ("usage", "to"): 64,
+    ("usage", "by"): 64,
+    ("usage_reply", "json"): 65_535,
+    ("error", "code"): 64,
+    ("error", "message"): 65_535,
 }
 
 EITHER_OR: Dict[str, Tuple[str, str, str]] = {
