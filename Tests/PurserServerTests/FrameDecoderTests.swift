@@ -34,6 +34,8 @@ import Testing
 
     @Test func splitsSeveralFramesInOneRead() throws {
         let channel = try channel()
+        // A channel left unfinished after a decoder error would hold its buffers forever.
+        defer { _ = try? channel.finish() }
         let second = payload.dropLast() + [8]
         try channel.writeInbound(channel.allocator.buffer(bytes: frame(payload) + frame(Array(second))))
         #expect(try channel.readInbound(as: ByteBuffer.self).map { Array($0.readableBytesView) } == payload)
@@ -42,6 +44,8 @@ import Testing
 
     @Test func refusesAnOversizedPrefixBeforeAnyPayloadArrives() throws {
         let channel = try channel(frameBytesMax: 64)
+        // A channel left unfinished after a decoder error would hold its buffers forever.
+        defer { _ = try? channel.finish() }
         #expect(throws: WireError.self) {
             try channel.writeInbound(channel.allocator.buffer(bytes: [0x7f, 0xff, 0xff, 0xff]))
         }
@@ -49,6 +53,8 @@ import Testing
 
     @Test func refusesAPayloadShorterThanTheHeader() throws {
         let channel = try channel()
+        // A channel left unfinished after a decoder error would hold its buffers forever.
+        defer { _ = try? channel.finish() }
         do {
             try channel.writeInbound(channel.allocator.buffer(bytes: frame([1, 4, 0])))
             Issue.record("a 3-byte payload was accepted")
