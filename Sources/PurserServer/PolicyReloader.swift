@@ -18,11 +18,11 @@ final class PolicyReloader: Sendable {
     let path: String
     let writer: StoreWriter
     let logger: Logger
-    /// Called with each policy once it is in force.
-    let onLoaded: @Sendable (Policy) -> Void
+    /// Called with each policy's defaults once it is in force.
+    let onLoaded: @Sendable (PolicyDefaults) -> Void
     private let queue = DispatchQueue(label: "purser-policy-reload")
 
-    init(path: String, writer: StoreWriter, logger: Logger, onLoaded: @escaping @Sendable (Policy) -> Void) {
+    init(path: String, writer: StoreWriter, logger: Logger, onLoaded: @escaping @Sendable (PolicyDefaults) -> Void) {
         self.path = path
         self.writer = writer
         self.logger = logger
@@ -45,17 +45,23 @@ final class PolicyReloader: Sendable {
                 completion(.failure(WireError(.policyInvalid, error.problems.map(\.description).joined(separator: "\n"))))
                 return
             }
-            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded] result in
+            // The completion keeps only the defaults: the parsed policy (hundreds of MB for 100,000
+            // keys) must be freed before the memory trim below can hand it back.
+            let defaults = loaded.policy.defaults
+            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded, queue] result in
+                defer {
+                    // By then the writer has dropped its copy of the policy too.
+                    queue.asyncAfter(deadline: .now() + .milliseconds(200)) { MemoryTrim.releaseFreedMemory() }
+                }
                 switch result {
                 case .success(let summary):
-                    onLoaded(loaded.policy)
+                    onLoaded(defaults)
                     let duration = (WallClock.monotonicNanoseconds() - started) / 1_000
                     logger.info("policy loaded", metadata: [
                         "reason": "\(reason)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
                         "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "duration_us": "\(duration)",
                     ])
                     completion(.success(Outcome(summary: summary, durationMicroseconds: duration)))
-                    MemoryTrim.releaseFreedMemory()
                 case .failure(let error):
                     logger.error("policy reload could not be stored", metadata: ["error": "\(error)"])
                     completion(.failure(WireError(.unavailable, "the policy could not be stored: \(error)")))

@@ -19,8 +19,8 @@ public enum PurserDaemon {
         // 4. The services, started in this order and shut down in the reverse one.
         let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
         let storeErrorPolicy = NIOLockedValueBox(onStoreError)
-        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { policy in
-            storeErrorPolicy.withLockedValue { $0 = policy.defaults.onStoreError }
+        let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { defaults in
+            storeErrorPolicy.withLockedValue { $0 = defaults.onStoreError }
         }
         let connections = ConnectionRegistry(connectionsMax: configuration.connectionsMax)
         let ledger = LedgerService(
