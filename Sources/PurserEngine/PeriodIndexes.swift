@@ -14,8 +14,7 @@ public struct PeriodIndexes: Hashable, Sendable {
     }
 
     public init(at time: Timestamp) {
-        let seconds = time.secondsSinceEpoch
-        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let day = time.daysSinceEpoch
         let date = CivilDate(daysSinceEpoch: day)
         self.day = day
         self.month = (date.year - 1970) * 12 + (date.month - 1)

@@ -146,8 +146,7 @@ public final class LedgerDatabase {
     @discardableResult
     public func prune(before cutoff: Timestamp) throws -> Int {
         let cutoffDay = LedgerCalendar.dayKey(cutoff)
-        let seconds = cutoff.secondsSinceEpoch
-        let cutoffDays = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let cutoffDays = cutoff.daysSinceEpoch
         return try database.transaction {
             try database.cachedStatement("DELETE FROM events WHERE day < ?").run([.text(cutoffDay)])
             let deleted = database.changes

@@ -123,8 +123,7 @@ public enum LedgerCalendar {
     }
 
     static func civilDate(_ time: Timestamp) -> CivilDate {
-        let seconds = time.secondsSinceEpoch
-        return CivilDate(daysSinceEpoch: seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+        CivilDate(daysSinceEpoch: time.daysSinceEpoch)
     }
 
     static func pad(_ value: Int64, _ width: Int) -> String {

@@ -23,6 +23,12 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         return remainder < 0 ? quotient - 1 : quotient
     }
 
+    /// Whole UTC days since 1970-01-01, rounded toward negative infinity.
+    public var daysSinceEpoch: Int64 {
+        let seconds = secondsSinceEpoch
+        return seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    }
+
     public func adding(nanoseconds: Int64) -> Timestamp {
         Timestamp(nanosecondsSinceEpoch: nanosecondsSinceEpoch + nanoseconds)
     }
@@ -37,9 +43,8 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// RFC 3339 in UTC with second precision, e.g. `2026-11-22T21:15:00Z`.
     public var description: String {
-        let seconds = secondsSinceEpoch
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
+        let days = daysSinceEpoch
+        let secondOfDay = secondsSinceEpoch - days * 86_400
         let date = CivilDate(daysSinceEpoch: days)
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
