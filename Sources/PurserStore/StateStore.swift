@@ -197,14 +197,7 @@ public final class StateStore: @unchecked Sendable {
     /// Every scope's state, for reconciliation and inspection.
     public func allStates() throws(StoreError) -> [Scope: ScopeState] {
         try StoreError.wrapping {
-            try environment.read { transaction in
-                var states: [Scope: ScopeState] = [:]
-                try transaction.forEach(databases.scopes) { key, value in
-                    states[try Scope(storageKey: key)] = try ScopeState(record: value)
-                    return true
-                }
-                return states
-            }
+            try environment.read { transaction in try readStates(transaction) }
         }
     }
 
@@ -219,29 +212,14 @@ public final class StateStore: @unchecked Sendable {
     /// Reservations still holding money, for reconciliation.
     public func openReservations() throws(StoreError) -> [Reservation] {
         try StoreError.wrapping {
-            try environment.read { transaction in
-                var open: [Reservation] = []
-                try transaction.forEach(databases.reservations) { _, value in
-                    let reservation = try Reservation(record: value)
-                    if reservation.state == .open { open.append(reservation) }
-                    return true
-                }
-                return open
-            }
+            try environment.read { transaction in try readOpenReservations(transaction) }
         }
     }
 
     /// Outbox events with a sequence greater than `sequence`, in order, at most `countMax`.
     public func outboxEvents(after sequence: UInt64, countMax: Int) throws(StoreError) -> [LedgerEvent] {
         try StoreError.wrapping {
-            try environment.read { transaction in
-                var events: [LedgerEvent] = []
-                try transaction.forEach(databases.outbox, from: BigEndianKey.bytes(sequence + 1)) { _, value in
-                    events.append(try LedgerEvent(record: value))
-                    return events.count < countMax
-                }
-                return events
-            }
+            try environment.read { transaction in try readOutbox(transaction, after: sequence, countMax: countMax) }
         }
     }
 
@@ -265,39 +243,16 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    /// The sequence of the last event ever appended to the outbox; 0 if none.
-    public func lastOutboxSequence() throws(StoreError) -> UInt64 {
-        try StoreError.wrapping {
-            try environment.read { transaction in
-                (try transaction.get(databases.meta, key: MetaKey.outboxNext).flatMap { BigEndianKey.value($0) } ?? 1) - 1
-            }
-        }
-    }
-
     /// Every counter, the whole outbox, the open reservations and the last sequence, from one read
     /// transaction: a consistent instant for reconciliation, even while the daemon writes.
     public func snapshot(at time: Timestamp) throws(StoreError) -> (states: [Scope: ScopeState], outbox: [LedgerEvent], open: [Reservation], lastSequence: UInt64) {
         let indexes = PeriodIndexes(at: time)
         return try StoreError.wrapping {
             try environment.read { transaction in
-                var states: [Scope: ScopeState] = [:]
-                try transaction.forEach(databases.scopes) { key, value in
-                    states[try Scope(storageKey: key)] = try ScopeState(record: value).rolled(to: indexes)
-                    return true
-                }
-                var outbox: [LedgerEvent] = []
-                try transaction.forEach(databases.outbox) { _, value in
-                    outbox.append(try LedgerEvent(record: value))
-                    return true
-                }
-                var open: [Reservation] = []
-                try transaction.forEach(databases.reservations) { _, value in
-                    let reservation = try Reservation(record: value)
-                    if reservation.state == .open { open.append(reservation) }
-                    return true
-                }
+                let states = try readStates(transaction).mapValues { $0.rolled(to: indexes) }
+                let outbox = try readOutbox(transaction, after: 0, countMax: Int.max)
                 let last = (try transaction.get(databases.meta, key: MetaKey.outboxNext).flatMap { BigEndianKey.value($0) } ?? 1) - 1
-                return (states, outbox, open, last)
+                return (states, outbox, try readOpenReservations(transaction), last)
             }
         }
     }
@@ -316,5 +271,35 @@ public final class StateStore: @unchecked Sendable {
                 try transaction.get(databases.meta, key: MetaKey.expiredTotal).flatMap { BigEndianKey.value($0) } ?? 0
             }
         }
+    }
+
+    // MARK: - Reads inside a transaction
+
+    private func readStates(_ transaction: LMDBTransaction) throws -> [Scope: ScopeState] {
+        var states: [Scope: ScopeState] = [:]
+        try transaction.forEach(databases.scopes) { key, value in
+            states[try Scope(storageKey: key)] = try ScopeState(record: value)
+            return true
+        }
+        return states
+    }
+
+    private func readOpenReservations(_ transaction: LMDBTransaction) throws -> [Reservation] {
+        var open: [Reservation] = []
+        try transaction.forEach(databases.reservations) { _, value in
+            let reservation = try Reservation(record: value)
+            if reservation.state == .open { open.append(reservation) }
+            return true
+        }
+        return open
+    }
+
+    private func readOutbox(_ transaction: LMDBTransaction, after sequence: UInt64, countMax: Int) throws -> [LedgerEvent] {
+        var events: [LedgerEvent] = []
+        try transaction.forEach(databases.outbox, from: BigEndianKey.bytes(sequence + 1)) { _, value in
+            events.append(try LedgerEvent(record: value))
+            return events.count < countMax
+        }
+        return events
     }
 }
