@@ -82,7 +82,7 @@ struct LedgerBenchCommand: ParsableCommand {
         var checksum: Int64 = 0
         let baseline = try median {
             try ledger.read {
-                try LedgerBenchQueries.fullScan(ledger) { checksum = $0 }
+                try ledger.scanEventCosts { checksum = $0 }
             }
         }
         let usage = try median {
@@ -104,12 +104,5 @@ struct LedgerBenchCommand: ParsableCommand {
             print(name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%9.1f   %9.3f", value, value / baseline))
         }
         print("invoice total = sum of events = \(invoiceTotal) micros")
-    }
-}
-
-enum LedgerBenchQueries {
-    /// What a report without rollups would cost: every event read once.
-    static func fullScan(_ ledger: LedgerDatabase, _ result: (Int64) -> Void) throws {
-        try ledger.scanEventCosts(result)
     }
 }
