@@ -47,29 +47,16 @@ public enum SocketPath {
 
     /// Connects to the socket to learn whether anything listens on it.
     static func probe(_ path: String) -> Probe {
-        #if canImport(Glibc)
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let descriptor = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
-        guard descriptor >= 0 else { return .failed(errno) }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            let bytes = Array(path.utf8)
-            buffer.copyBytes(from: bytes)
-            buffer[bytes.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if result == 0 { return .listening }
-        switch errno {
-        case ECONNREFUSED, ENOENT: return .stale
-        default: return .failed(errno)
+        switch UnixSocket.connect(path: path) {
+        case .success(let descriptor):
+            close(descriptor)
+            return .listening
+        case .failure(.connectFailed(let code)) where code == ECONNREFUSED || code == ENOENT:
+            return .stale
+        case .failure(.connectFailed(let code)), .failure(.socketFailed(let code)):
+            return .failed(code)
+        case .failure(.pathTooLong):
+            return .failed(ENAMETOOLONG)
         }
     }
 

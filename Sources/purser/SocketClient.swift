@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PurserServer
 import PurserWire
 
 /// A blocking client for one request at a time, for the CLI. Reading is bounded by
@@ -17,33 +18,13 @@ final class SocketClient {
     static let frameBytesMax = 1 << 20
 
     init(path: String, timeoutSeconds: Int = 10) throws {
-        #if canImport(Glibc)
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        descriptor = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
-        guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(descriptor)
-            throw Failure(description: "socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: bytes)
-            buffer[bytes.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard result == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw Failure(description: "cannot connect to \(path): \(reason) (is `purser serve` running?)")
+        switch UnixSocket.connect(path: path, timeoutSeconds: timeoutSeconds) {
+        case .success(let descriptor):
+            self.descriptor = descriptor
+        case .failure(.connectFailed(let code)):
+            throw Failure(description: "cannot connect to \(path): \(String(cString: strerror(code))) (is `purser serve` running?)")
+        case .failure(let error):
+            throw Failure(description: "cannot connect to \(path): \(error.description)")
         }
     }
 
