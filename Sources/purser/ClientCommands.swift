@@ -14,30 +14,26 @@ enum ClientCall {
     /// Sends `request`, prints the reply as JSON or as `name=value` text, and returns the reply or
     /// exits 1 on an error.
     static func run(socket: String, request: WireRequest, json: Bool) throws -> WireMessage {
+        /// Prints an error as JSON on standard output or as text on standard error, and fails.
+        func fail(code: String, message: String) -> ExitCode {
+            if json {
+                var object = JSONText()
+                object.add("error", code)
+                object.add("message", message)
+                print(object.text)
+            } else {
+                printError("error: \(code): \(message)")
+            }
+            return ExitCode(failure)
+        }
         let reply: WireMessage
         do {
             reply = try SocketClient(path: socket).send(request)
         } catch {
-            if json {
-                var object = JSONText()
-                object.add("error", "unreachable")
-                object.add("message", "\(error)")
-                print(object.text)
-            } else {
-                printError("error: \(error)")
-            }
-            throw ExitCode(failure)
+            throw fail(code: "unreachable", message: "\(error)")
         }
         if reply.type == .error {
-            if json {
-                var object = JSONText()
-                object.add("error", reply.string("code") ?? "")
-                object.add("message", reply.string("message") ?? "")
-                print(object.text)
-            } else {
-                printError("error: \(reply.string("code") ?? ""): \(reply.string("message") ?? "")")
-            }
-            throw ExitCode(failure)
+            throw fail(code: reply.string("code") ?? "", message: reply.string("message") ?? "")
         }
         if json {
             print(JSONText.object(of: reply).text)
