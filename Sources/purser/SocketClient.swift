@@ -36,7 +36,13 @@ final class SocketClient {
     func send(_ request: WireRequest) throws -> WireMessage {
         let correlationId = nextCorrelationId
         nextCorrelationId += 1
-        try writeAll(WireCodec.encode(request.message(correlationId: correlationId)))
+        do {
+            try writeAll(WireCodec.encode(request.message(correlationId: correlationId)))
+        } catch WriteFailure.peerClosed {
+            // A daemon that refuses this peer (allowlist, connection limit) writes an error frame
+            // and closes before reading anything. That refusal is still in our receive buffer and
+            // says more than EPIPE, so read it below.
+        }
         let prefix = try readExactly(WireLimits.lengthPrefixBytes)
         let length: Int
         do {
@@ -58,12 +64,19 @@ final class SocketClient {
         return reply
     }
 
+    private enum WriteFailure: Error {
+        case peerClosed
+    }
+
     private func writeAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a peer that already closed must give us EPIPE, not a SIGPIPE that kills
+            // the CLI before it can print why.
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE || errno == ECONNRESET { throw WriteFailure.peerClosed }
                 throw Failure(description: "write: \(String(cString: strerror(errno)))")
             }
             offset += written

@@ -67,6 +67,14 @@ def test_peer_allowlist_refuses_other_uids_on_each_socket(daemons):
     with daemon.admin() as admin:
         assert admin.status().keys > 0
     assert "refusing a peer outside the allowlist" in daemon.log_text()
+    # The daemon writes its refusal and closes without reading, so a client's first write races the
+    # close. Whichever wins, a script must see the daemon's code (not EPIPE, not a SIGPIPE death).
+    for _ in range(20):
+        assert refused_with(daemon.socket_path) == "permission_denied"
+        result = run_cli("authorize", "--socket", daemon.socket_path, "--key", secret("k_main"), "--model", MODEL,
+                         "--estimate-micros", "1")
+        assert result.returncode == 1, result
+        assert "permission_denied" in result.stdout + result.stderr, result
 
 
 def test_peer_allowlist_admits_by_uid_or_gid(daemons):

@@ -381,7 +381,14 @@ class Client:
 
     def call(self, request: RequestLike) -> Any:
         request = to_request(request)
-        correlation_id = self.send_message(request.type, request.fields)
+        correlation_id = self.next_correlation_id()
+        try:
+            self.send_message(request.type, request.fields, correlation_id)
+        except (BrokenPipeError, ConnectionResetError):
+            # A server that refuses a connection (e.g. a peer outside the allowlist) writes an error
+            # frame and closes at once; our write can then fail before we read. The refusal is
+            # still in our receive buffer, and its code is more useful than EPIPE, so read it.
+            pass
         deadline_timeout = self.timeout
         while True:
             message = self.recv_message(deadline_timeout)

@@ -218,3 +218,34 @@ def test_usage_concatenates_chunks(server_factory):
         assert usage.report == {"from": "2026-11-01", "summary": {"requests": 3}}
         assert usage.json.startswith('{"from"')
     assert server.received[0].fields == {"tenant": "acme", "from": "2026-11-01", "to": "2026-11-30", "by": ["model", "day"]}
+
+
+def test_a_refusal_sent_before_our_request_is_reported_by_its_code():
+    # A daemon refusing a peer (allowlist) writes an error frame and closes before reading anything,
+    # so our write fails with EPIPE. The client must still surface the daemon's code, not EPIPE.
+    directory = tempfile.mkdtemp(prefix="pcli", dir="/tmp")
+    path = os.path.join(directory, "s.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    refused = threading.Event()
+
+    def refuse():
+        conn, _ = listener.accept()
+        conn.sendall(encode("error", 0, {"code": "permission_denied", "message": "peer not in the allowlist"}))
+        conn.close()
+        refused.set()
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    try:
+        with Client(path, timeout=5) as client:
+            assert refused.wait(5)
+            with pytest.raises(PurserError) as raised:
+                client.ping()
+            assert raised.value.code == "permission_denied"
+    finally:
+        thread.join(5)
+        listener.close()
+        os.unlink(path)
+        os.rmdir(directory)
