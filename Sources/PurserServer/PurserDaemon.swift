@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import NIOConcurrencyHelpers
 import PurserLedger
 import PurserPolicy
@@ -17,7 +18,12 @@ public enum PurserDaemon {
         MemoryTrim.releaseFreedMemory()
 
         // 4. The services, started in this order and shut down in the reverse one.
-        let writer = StoreWriter(store: store, batchOperationsMax: configuration.batchOperationsMax, logger: logger)
+        // The connections' event loops. The writer commits on the first: with the default single
+        // loop, a request is read, decided, committed and answered without leaving its thread.
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreadsCount)
+        let writer = StoreWriter(
+            store: store, eventLoop: eventLoops.next(), batchOperationsMax: configuration.batchOperationsMax, logger: logger
+        )
         let storeErrorPolicy = NIOLockedValueBox(onStoreError)
         let reloader = PolicyReloader(path: configuration.policyPath, writer: writer, logger: logger) { defaults in
             storeErrorPolicy.withLockedValue { $0 = defaults.onStoreError }
@@ -38,12 +44,21 @@ public enum PurserDaemon {
                 .init(service: ledger),
                 .init(service: ExpirySweeperService(writer: writer, intervalMilliseconds: configuration.sweepIntervalMilliseconds, logger: logger)),
                 .init(service: ReloadOnHangupService(reloader: reloader)),
-                .init(service: SocketServerService(configuration: configuration, processor: processor, connections: connections, logger: logger)),
+                .init(service: SocketServerService(
+                    configuration: configuration, eventLoops: eventLoops, processor: processor, connections: connections, logger: logger
+                )),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await eventLoops.shutdownGracefully()
+            throw error
+        }
+        // Last: the writer, which commits on a loop, has stopped.
+        try? await eventLoops.shutdownGracefully()
         withExtendedLifetime(lock) {}
         logger.info("stopped cleanly")
     }

@@ -13,19 +13,25 @@ import ServiceLifecycle
 /// connection answer what it has in flight, closes them, and removes the socket files.
 final class SocketServerService: Service {
     let configuration: ServerConfiguration
+    /// Owned by the daemon, which shuts it down after the writer (it commits on one of them).
+    let eventLoops: MultiThreadedEventLoopGroup
     let processor: RequestProcessor
     let connections: ConnectionRegistry
     let logger: Logger
 
-    init(configuration: ServerConfiguration, processor: RequestProcessor, connections: ConnectionRegistry, logger: Logger) {
+    init(
+        configuration: ServerConfiguration, eventLoops: MultiThreadedEventLoopGroup, processor: RequestProcessor,
+        connections: ConnectionRegistry, logger: Logger
+    ) {
         self.configuration = configuration
+        self.eventLoops = eventLoops
         self.processor = processor
         self.connections = connections
         self.logger = logger
     }
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreadsCount)
+        let group = eventLoops
         var listeners: [(Channel, String)] = []
         do {
             // The admin socket first: once the data socket answers, both exist, so a supervisor
@@ -37,7 +43,6 @@ final class SocketServerService: Service {
                 try? await channel.close()
                 SocketPath.remove(path)
             }
-            try? await group.shutdownGracefully()
             throw error
         }
         logger.info("serving", metadata: [
@@ -56,7 +61,6 @@ final class SocketServerService: Service {
         for (_, path) in listeners {
             SocketPath.remove(path)
         }
-        try? await group.shutdownGracefully()
         logger.info("sockets closed and removed")
     }
 

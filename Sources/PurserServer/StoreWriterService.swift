@@ -19,7 +19,7 @@ final class StoreWriterService: Service {
     func run() async throws {
         writer.start()
         try? await gracefulShutdown()
-        writer.stop()
+        await writer.stop()
         try? store.sync()
         store.close()
         logger.info("store closed")
