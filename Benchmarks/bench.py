@@ -484,6 +484,9 @@ class Bench:
                 reload = admin.reload()
                 out["reload_wall_ms"] = (time.perf_counter() - reload_started) * 1000
                 out["reload_ms"] = reload["duration_us"] / 1000 if reload["duration_us"] is not None else None
+                # The daemon hands the parse's freed memory back to the OS (malloc_trim) 200 ms
+                # after the reload is answered; measure the steady state, not that transient.
+                time.sleep(1.0)
                 out["rss_after_reload_kib"] = rss_kib(daemon.pid)["VmRSS"]
                 common = ["--keys", keys_path, "--model", MODEL, "--estimate", str(ESTIMATE_MICROS),
                           "--cost", str(COST_MICROS)]

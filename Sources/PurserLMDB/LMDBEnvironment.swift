@@ -63,6 +63,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         var flags = UInt32(MDB_NOTLS)
         if options.noSync { flags |= UInt32(MDB_NOSYNC) }
         if options.noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
+        if options.writeMap { flags |= UInt32(MDB_WRITEMAP) }
         do {
             try LMDBError.check(mdb_env_set_mapsize(environment, options.mapSizeBytes), "mdb_env_set_mapsize")
             try LMDBError.check(mdb_env_set_maxdbs(environment, databasesCountMax), "mdb_env_set_maxdbs")

@@ -22,6 +22,11 @@ public struct LMDBEnvironmentOptions: Sendable {
     /// `MDB_NOMETASYNC`: commits fsync the data but not the meta page, so a crash can
     /// lose the last commit only.
     public var noMetaSync: Bool
+    /// `MDB_WRITEMAP`: commits write pages through the shared memory map instead of with
+    /// `pwrite`, so a commit costs no system call per dirty page. The data file is sized to
+    /// `mapSizeBytes` at once (sparse on ext4 and xfs). Committed pages are in the page cache
+    /// either way, so `kill -9` loses nothing; `sync(force:)` (msync) makes them durable.
+    public var writeMap: Bool
     /// Permissions of the data and lock files LMDB creates.
     public var fileMode: mode_t
 
@@ -31,6 +36,7 @@ public struct LMDBEnvironmentOptions: Sendable {
         readersCountMax: Int = 126,
         noSync: Bool = false,
         noMetaSync: Bool = false,
+        writeMap: Bool = false,
         fileMode: mode_t = 0o600
     ) {
         self.mapSizeBytes = mapSizeBytes
@@ -38,6 +44,7 @@ public struct LMDBEnvironmentOptions: Sendable {
         self.readersCountMax = readersCountMax
         self.noSync = noSync
         self.noMetaSync = noMetaSync
+        self.writeMap = writeMap
         self.fileMode = fileMode
     }
 }

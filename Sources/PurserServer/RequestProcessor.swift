@@ -141,6 +141,7 @@ final class RequestProcessor: Sendable {
         reply.set("batches_committed", statistics.batchesCommitted)
         reply.set("operations_committed", statistics.operationsCommitted)
         reply.set("syncs", statistics.syncs)
+        reply.set("batch_size_histogram", statistics.batchSizeHistogram)
         reply.set("ledger_high_water", Int64(ledger.currentLag.highWater))
         let oldest = try store.outboxEvents(after: ledger.currentLag.highWater, countMax: 1).first
         reply.set("ledger_lag_ms", oldest.map { max(0, (WallClock.now().nanosecondsSinceEpoch - $0.time.nanosecondsSinceEpoch) / 1_000_000) } ?? 0)

@@ -32,7 +32,8 @@ public final class StateStore: @unchecked Sendable {
             mapSizeBytes: options.mapSizeBytes,
             databasesCountMax: StoreDatabases.count + 4,
             readersCountMax: options.readersCountMax,
-            noSync: options.commitWithoutSync
+            noSync: options.commitWithoutSync,
+            writeMap: true
         )
         let environment = try StoreError.wrapping { try LMDBEnvironment(path: directory, options: environmentOptions) }
         let databases = try StoreError.wrapping { try StoreDatabases(environment: environment) }

@@ -48,4 +48,8 @@ public struct WireMessage: Hashable, Sendable {
     public mutating func set(_ name: String, _ values: [String]) {
         fields[name] = values.isEmpty ? nil : values.map { .string($0) }
     }
+
+    public mutating func set(_ name: String, _ values: [Int64]) {
+        fields[name] = values.isEmpty ? nil : values.map { .int64($0) }
+    }
 }

@@ -596,6 +596,12 @@ def test_cli_authorize_settle_release_status(daemon):
     assert credit.returncode == 0, credit.stdout + credit.stderr
     status = run_cli("status", "--admin-socket", admin, "--json")
     assert status.returncode == 0 and json.loads(status.stdout)["keys"] == len(SECRETS), status.stdout + status.stderr
+    counters = json.loads(status.stdout)
+    # Every group commit is counted once, in the bucket of its size; five requests, one at a time,
+    # made at least five commits (the sweeper and the credit add their own).
+    histogram = counters["batch_size_histogram"]
+    assert len(histogram) == 16 and sum(histogram) == counters["batches_committed"] >= 5, counters
+    assert histogram[0] >= 5, counters
     reload = run_cli("reload", "--admin-socket", admin, "--json")
     assert reload.returncode == 0, reload.stdout + reload.stderr
 

@@ -123,6 +123,7 @@ class StatusResult:
     syncs: Optional[int] = None
     ledger_high_water: Optional[int] = None
     ledger_lag_ms: Optional[int] = None
+    batch_size_histogram: Optional[List[int]] = None
 
 
 @dataclass
