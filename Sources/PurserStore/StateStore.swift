@@ -1,6 +1,12 @@
 import PurserEngine
 import PurserLMDB
 import PurserPolicy
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Purser's state in LMDB: the policy in force, every scope's counters, reservations, the
 /// idempotency indexes and the ledger outbox.
@@ -58,15 +64,29 @@ public final class StateStore: @unchecked Sendable {
         environment.close()
     }
 
+    /// The last time prefix handed out, so that prefixes strictly increase even when the clock
+    /// stands still or steps back.
+    private static let lastReservationPrefix = Mutex<UInt64>(0)
+
+    /// `rsv_`, 16 hex digits of a strictly increasing prefix (nanoseconds of wall-clock time),
+    /// then 16 hex digits of randomness: unique, unguessable (64 random bits), and in creation
+    /// order, so that new reservations are appended at the right edge of their LMDB tree instead
+    /// of dirtying a random page of it on every authorize.
     @Sendable public static func randomReservationId() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let nanoseconds = UInt64(max(0, time.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, time.tv_nsec))
+        let prefix = lastReservationPrefix.withLock { last in
+            last = max(last &+ 1, nanoseconds)
+            return last
+        }
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
+        let random = generator.next() as UInt64
         func hex(_ value: UInt64) -> String {
             let text = String(value, radix: 16)
             return String(repeating: "0", count: 16 - text.count) + text
         }
-        return "rsv_" + hex(high) + hex(low)
+        return "rsv_" + hex(prefix) + hex(random)
     }
 
     /// Makes every committed transaction durable (fsync). Needed only with `commitWithoutSync`.
