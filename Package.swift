@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "purser",
             dependencies: [
-                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserServer", "PurserLedger",
+                "PurserPolicy", "PurserEngine", "PurserStore", "PurserWire", "PurserServer", "PurserLedger", "PurserLMDB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

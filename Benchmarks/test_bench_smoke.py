@@ -71,3 +71,16 @@ def test_smoke_measures_every_scenario_on_all_three_systems(tmp_path):
     for connections, depth in bench.SHAPES:
         assert data["floor"][0][f"{connections} {depth}"]["completed"] > 0
     assert data["purser"][0]["rss_after_load_kib"] > 0 and data["purser"][0]["reload_ms"] is not None
+
+
+def test_store_bench_reports_store_and_floor_per_operation(tmp_path):
+    binary = purser_binary()
+    policy, keys, _ = bench.write_policy_and_keys(str(tmp_path), 100, 1_000)
+    result = subprocess.run([binary, "bench", "store", "--policy", policy, "--keys", keys, "--batches", "20",
+                             "--runs", "1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = re.search(r"median of 1 runs \(20 batches of 64, 1000 keys\): StateStore authorize ([0-9.]+) µs/op, "
+                      r"LMDB floor ([0-9.]+) µs/op, ratio ([0-9.]+)", result.stdout)
+    assert match, result.stdout
+    store, floor, ratio = (float(value) for value in match.groups())
+    assert store > 0 and floor > 0 and abs(ratio - store / floor) < 0.01 * ratio + 0.01

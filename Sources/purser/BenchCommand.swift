@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that report medians and ratios to a baseline measured in the same run.",
-        subcommands: [LedgerBenchCommand.self]
+        subcommands: [LedgerBenchCommand.self, StoreBenchCommand.self]
     )
 }
 
