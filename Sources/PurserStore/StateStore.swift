@@ -64,9 +64,46 @@ public final class StateStore: @unchecked Sendable {
         environment.close()
     }
 
-    /// The last time prefix handed out, so that prefixes strictly increase even when the clock
-    /// stands still or steps back.
-    private static let lastReservationPrefix = Mutex<UInt64>(0)
+    /// What reservation ids are made from: the last time prefix handed out, so that prefixes
+    /// strictly increase even when the clock stands still or steps back, and random words fetched
+    /// from the kernel a page at a time (one `getrandom` per id cost ~5% of an authorize).
+    private struct ReservationIdSource {
+        static let randomWordsCount = 256
+        var lastPrefix: UInt64 = 0
+        var randomWords = [UInt64](repeating: 0, count: randomWordsCount)
+        var nextRandomIndex = randomWordsCount
+
+        mutating func nextRandomWord() -> UInt64 {
+            if nextRandomIndex == Self.randomWordsCount {
+                let byteCount = Self.randomWordsCount * MemoryLayout<UInt64>.size
+                // /dev/urandom is the kernel's CSPRNG, as getrandom(2) is (which Glibc's Swift
+                // module does not export).
+                let descriptor = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+                let filled = descriptor >= 0 && randomWords.withUnsafeMutableBytes { buffer -> Bool in
+                    defer { closeDescriptor(descriptor) }
+                    var offset = 0
+                    while offset < byteCount {
+                        let count = read(descriptor, buffer.baseAddress! + offset, byteCount - offset)
+                        if count < 0 && errno == EINTR { continue }
+                        if count <= 0 { return false }
+                        offset += count
+                    }
+                    return true
+                }
+                if !filled {
+                    // Without /dev/urandom (a chroot without /dev), fall back to the standard
+                    // library's generator rather than hand out a weak id.
+                    var generator = SystemRandomNumberGenerator()
+                    for index in randomWords.indices { randomWords[index] = generator.next() }
+                }
+                nextRandomIndex = 0
+            }
+            defer { nextRandomIndex += 1 }
+            return randomWords[nextRandomIndex]
+        }
+    }
+
+    private static let reservationIdSource = Mutex(ReservationIdSource())
 
     /// `rsv_`, 16 hex digits of a strictly increasing prefix (nanoseconds of wall-clock time),
     /// then 16 hex digits of randomness: unique, unguessable (64 random bits), and in creation
@@ -76,12 +113,10 @@ public final class StateStore: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         let nanoseconds = UInt64(max(0, time.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, time.tv_nsec))
-        let prefix = lastReservationPrefix.withLock { last in
-            last = max(last &+ 1, nanoseconds)
-            return last
+        let (prefix, random) = reservationIdSource.withLock { source in
+            source.lastPrefix = max(source.lastPrefix &+ 1, nanoseconds)
+            return (source.lastPrefix, source.nextRandomWord())
         }
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
         func hex(_ value: UInt64) -> String {
             let text = String(value, radix: 16)
             return String(repeating: "0", count: 16 - text.count) + text
@@ -323,4 +358,9 @@ public final class StateStore: @unchecked Sendable {
         }
         return events
     }
+}
+
+/// The C library's `close`, callable where `StateStore.close()` shadows it.
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
 }
