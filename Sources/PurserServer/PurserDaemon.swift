@@ -88,7 +88,9 @@ public enum PurserDaemon {
         // 3. Open the store and put the policy in force.
         let store = try StateStore(
             directory: configuration.dataDirectory,
-            options: StoreOptions(mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits)
+            options: StoreOptions(
+                mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits, writeMap: configuration.writeMap
+            )
         )
         let summary = try store.loadPolicy(loaded.policy, version: loaded.version, now: WallClock.now())
         try store.sync()

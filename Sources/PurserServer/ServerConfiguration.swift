@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// When true every group commit is fsynced before any of its replies, authorize included:
     /// answers survive power loss, at the cost of one fsync of latency per batch.
     public var syncCommits: Bool
+    /// Opens LMDB with `MDB_WRITEMAP` (`StoreOptions.writeMap`).
+    public var writeMap: Bool
     /// The ledger drains the outbox at least this often...
     public var ledgerFlushIntervalMilliseconds: Int64
     /// ...or as soon as this many events wait, whichever comes first; also the largest batch.
@@ -47,6 +49,7 @@ public struct ServerConfiguration: Sendable {
         mapSizeBytes: Int = 4 << 30,
         eventLoopThreadsCount: Int = 1,
         syncCommits: Bool = false,
+        writeMap: Bool = false,
         ledgerFlushIntervalMilliseconds: Int64 = 1_000,
         ledgerBatchEventsMax: Int = 10_000,
         dataAllowlist: PeerAllowlist = PeerAllowlist(),
@@ -67,6 +70,7 @@ public struct ServerConfiguration: Sendable {
         self.mapSizeBytes = mapSizeBytes
         self.eventLoopThreadsCount = eventLoopThreadsCount
         self.syncCommits = syncCommits
+        self.writeMap = writeMap
         self.ledgerFlushIntervalMilliseconds = ledgerFlushIntervalMilliseconds
         self.ledgerBatchEventsMax = ledgerBatchEventsMax
         self.dataAllowlist = dataAllowlist

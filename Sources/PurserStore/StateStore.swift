@@ -39,7 +39,7 @@ public final class StateStore: @unchecked Sendable {
             databasesCountMax: StoreDatabases.count + 4,
             readersCountMax: options.readersCountMax,
             noSync: options.commitWithoutSync,
-            writeMap: true
+            writeMap: options.writeMap
         )
         let environment = try StoreError.wrapping { try LMDBEnvironment(path: directory, options: environmentOptions) }
         let databases = try StoreError.wrapping { try StoreDatabases(environment: environment) }

@@ -35,6 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
     @Flag(name: .customLong("sync-commits"), help: "fsync every group commit before answering, authorize included: every answer survives power loss, at the cost of one fsync of latency.")
     var syncCommits = false
+    @Flag(name: .customLong("write-map"), help: "Open LMDB with MDB_WRITEMAP: less CPU per authorize, but slower durable settles (see docs/benchmarks.md).")
+    var writeMap = false
     @Option(name: .customLong("socket-allow-uid"), help: "Only this uid (repeatable) may use the data socket, checked with SO_PEERCRED.")
     var socketAllowUIDs: [UInt32] = []
     @Option(name: .customLong("socket-allow-gid"), help: "Only this gid (repeatable) may use the data socket.")
@@ -76,6 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
             inflightPerConnectionMax: inflightPerConnectionMax, idleTimeoutSeconds: idleTimeoutSeconds,
             drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
             syncCommits: syncCommits,
+            writeMap: writeMap,
             dataAllowlist: PeerAllowlist(userIds: Set(socketAllowUIDs), groupIds: Set(socketAllowGIDs)),
             adminAllowlist: PeerAllowlist(userIds: Set(adminAllowUIDs), groupIds: Set(adminAllowGIDs))
         )

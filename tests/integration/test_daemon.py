@@ -181,8 +181,9 @@ def test_64_connections_against_one_tenant_cap(daemon):
 # --- 4. kill -9 under load ---------------------------------------------------------------------------
 
 
-def test_kill9_under_load_keeps_every_acknowledged_settle(make_daemon):
-    daemon = make_daemon().start()
+@pytest.mark.parametrize("store_flags", [[], ["--write-map"]], ids=["pwrite", "write-map"])
+def test_kill9_under_load_keeps_every_acknowledged_settle(make_daemon, store_flags):
+    daemon = make_daemon(extra_args=store_flags).start()
     keys = ["k_crash1", "k_crash2", "k_crash3", "k_crash4"]
     threads_per_key = 2
     lock = threading.Lock()
