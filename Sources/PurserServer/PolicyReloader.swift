@@ -59,7 +59,7 @@ final class PolicyReloader: Sendable {
                     let duration = (WallClock.monotonicNanoseconds() - started) / 1_000
                     logger.info("policy loaded", metadata: [
                         "reason": "\(reason)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
-                        "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "duration_us": "\(duration)",
+                        "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "records_changed": "\(summary.recordsChangedCount)", "duration_us": "\(duration)",
                     ])
                     completion(.success(Outcome(summary: summary, durationMicroseconds: duration)))
                 case .failure(let error):

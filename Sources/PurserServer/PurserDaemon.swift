@@ -96,7 +96,7 @@ public enum PurserDaemon {
         try store.sync()
         logger.info("policy loaded", metadata: [
             "file": "\(configuration.policyPath)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
-            "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)",
+            "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "records_changed": "\(summary.recordsChangedCount)",
         ])
         return (store, lock, loaded.policy.defaults.onStoreError)
     }

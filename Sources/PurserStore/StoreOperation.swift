@@ -56,4 +56,15 @@ public struct PolicyLoadSummary: Hashable, Sendable {
     public var plansCount: Int
     public var tenantsCount: Int
     public var keysCount: Int
+    /// Policy records written or deleted because they differ from the policy in force before:
+    /// 0 when the same file is loaded again.
+    public var recordsChangedCount: Int
+
+    public init(version: String, plansCount: Int, tenantsCount: Int, keysCount: Int, recordsChangedCount: Int) {
+        self.version = version
+        self.plansCount = plansCount
+        self.tenantsCount = tenantsCount
+        self.keysCount = keysCount
+        self.recordsChangedCount = recordsChangedCount
+    }
 }

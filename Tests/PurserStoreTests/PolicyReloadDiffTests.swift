@@ -1,0 +1,49 @@
+import PurserEngine
+import PurserPolicy
+import PurserStore
+import Testing
+
+/// A reload writes only the policy records that changed, and the result is exactly the new policy.
+@Suite struct PolicyReloadDiffTests {
+    typealias S = StoreFixture
+
+    @Test func reloadingTheSamePolicyWritesNothing() throws {
+        let fixture = try StoreFixture()
+        let summary = try fixture.store.loadPolicy(S.policy, version: "same-again", now: fixture.now)
+        #expect(summary.recordsChangedCount == 0)
+        #expect(try fixture.authorize(S.secrets.acmeProd).isAllowed)
+        #expect(try fixture.store.policyMetadata()?.version == "same-again")
+    }
+
+    @Test func reloadAppliesAddedRemovedAndChangedRecordsOnly() throws {
+        let fixture = try StoreFixture()
+        var next = S.policy
+        // Removed: key_globex (its record and its hash). Changed: key_umbrella disabled. Rotation
+        // finished: key_rotated loses its previous hash. Added: key_new. Removed: a price.
+        next.keys.removeAll { $0.id == "key_globex" }
+        let umbrella = next.keys.firstIndex { $0.id == "key_umbrella" }!
+        next.keys[umbrella].disabled = true
+        let rotated = next.keys.firstIndex { $0.id == "key_rotated" }!
+        next.keys[rotated].previousSHA256 = nil
+        next.keys[rotated].previousValidUntil = nil
+        next.keys.append(KeyPolicy(id: "key_new", tenant: "globex", sha256: KeyHash(secret: "pk_test_new")))
+        let droppedModel = next.prices.keys.sorted().first!
+        next.prices.removeValue(forKey: droppedModel)
+
+        let summary = try fixture.store.loadPolicy(next, version: "v2", now: fixture.now)
+        // keys: -globex, ~umbrella, ~rotated, +new = 4; hashes: -globex, -rotated old, +new = 3; prices: 1.
+        #expect(summary.recordsChangedCount == 8)
+        #expect(try fixture.authorize(S.secrets.globex) == .deny(Denial(reason: .unknownKey)))
+        #expect(try fixture.authorize(S.secrets.rotatedOld) == .deny(Denial(reason: .unknownKey)))
+        #expect(try fixture.authorize(S.secrets.rotatedNew).isAllowed)
+        #expect(try fixture.authorize(S.secrets.umbrella) == .deny(Denial(reason: .keyDisabled)))
+        #expect(try fixture.authorize("pk_test_new", model: "gpt-5.4-mini").isAllowed)
+        #expect(try fixture.authorize(S.secrets.acmeProd).isAllowed)
+
+        // And back: the original policy again is the same number of changes the other way.
+        let back = try fixture.store.loadPolicy(S.policy, version: "v3", now: fixture.now)
+        #expect(back.recordsChangedCount == 8)
+        #expect(try fixture.authorize(S.secrets.globex, model: "gpt-5.4-mini").isAllowed)
+        #expect(try fixture.authorize("pk_test_new", model: "gpt-5.4-mini") == .deny(Denial(reason: .unknownKey)))
+    }
+}
