@@ -307,7 +307,7 @@ def rss_kib(pid):
     values = {}
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
-            if line.startswith(("VmRSS:", "VmHWM:")):
+            if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
                 name, amount = line.split(":")
                 values[name] = int(amount.split()[0])
     return values
@@ -475,7 +475,9 @@ class Bench:
                             raise BenchError(f"purser did not answer ping within {self.args.startup_timeout} s")
                         time.sleep(0.002)
                 out["startup_ms"] = (time.perf_counter() - started) * 1000
-                out["rss_after_load_kib"] = rss_kib(daemon.pid)["VmRSS"]
+                memory = rss_kib(daemon.pid)
+                out["rss_after_load_kib"] = memory["VmRSS"]
+                out["rss_anon_after_load_kib"], out["rss_file_after_load_kib"] = memory.get("RssAnon"), memory.get("RssFile")
                 admin = PurserAdmin(admin_sock)
                 status = admin.status()
                 out["server_version"] = status.get("server_version")
@@ -487,7 +489,9 @@ class Bench:
                 # The daemon hands the parse's freed memory back to the OS (malloc_trim) 200 ms
                 # after the reload is answered; measure the steady state, not that transient.
                 time.sleep(1.0)
-                out["rss_after_reload_kib"] = rss_kib(daemon.pid)["VmRSS"]
+                memory = rss_kib(daemon.pid)
+                out["rss_after_reload_kib"] = memory["VmRSS"]
+                out["rss_anon_after_reload_kib"], out["rss_file_after_reload_kib"] = memory.get("RssAnon"), memory.get("RssFile")
                 common = ["--keys", keys_path, "--model", MODEL, "--estimate", str(ESTIMATE_MICROS),
                           "--cost", str(COST_MICROS)]
                 out["ping"] = self.loadgen("purser ping 1x1", sock, "ping", 1, 1)
@@ -693,11 +697,21 @@ def render(args, meta, floors, pursers, redises):
                 w(f"  batch sizes, {mode} {connections}x{depth} (last run): " + json.dumps(last, separators=(",", ":")))
     else:
         w("  (status has no batch-size histogram yet: means from batches_committed / operations_committed / syncs)")
-    rss = agg(pursers, "rss_after_load_kib")
-    rss_mib = rss / 1024 if rss else None
-    w(f"Purser RSS with {meta['keys']:,} keys: {fmt(rss_mib)} MiB after start-up, {fmt(ratio(agg(pursers, 'rss_after_reload_kib'), 1024))} MiB "
-      f"after reload, {fmt(ratio(agg(pursers, 'rss_after_runs_kib'), 1024))} MiB after all scenarios (peak {fmt(ratio(agg(pursers, 'hwm_kib'), 1024))} MiB)"
-      + (f"   target <= {TARGETS['rss_mib']} MiB: {verdict(rss_mib <= TARGETS['rss_mib'])}" if rss_mib else ""))
+    def mib(name):
+        return ratio(agg(pursers, name), 1024)
+
+    def split(when):
+        anon, file = mib(f"rss_anon_after_{when}_kib"), mib(f"rss_file_after_{when}_kib")
+        return f" ({fmt(anon)} anonymous + {fmt(file)} LMDB and program pages)" if anon is not None and file is not None else ""
+
+    # The target is judged on the steady state after start-up and after a reload, whichever is
+    # larger: a daemon that only fits before its first reload does not fit.
+    steady = [value for value in (mib("rss_after_load_kib"), mib("rss_after_reload_kib")) if value is not None]
+    rss_mib = max(steady) if steady else None
+    w(f"Purser RSS with {meta['keys']:,} keys: {fmt(mib('rss_after_load_kib'))} MiB after start-up{split('load')}, "
+      f"{fmt(mib('rss_after_reload_kib'))} MiB 1 s after a reload{split('reload')}, "
+      f"{fmt(mib('rss_after_runs_kib'))} MiB after all scenarios (peak {fmt(mib('hwm_kib'))} MiB)"
+      + (f"   target <= {TARGETS['rss_mib']} MiB (larger of start-up and reload): {verdict(rss_mib <= TARGETS['rss_mib'])}" if rss_mib else ""))
     reload_ms = agg(pursers, "reload_ms")
     w(f"Purser start-up with {meta['keys']:,} keys (spawn to first ping answered): {fmt(agg(pursers, 'startup_ms'))} ms; "
       f"reload: {fmt(reload_ms)} ms (duration_us), {fmt(agg(pursers, 'reload_wall_ms'))} ms round trip"
