@@ -675,9 +675,9 @@ def render(args, meta, floors, pursers, redises):
     ping = {m: agg(pursers, "ping", m) for m in ("p50_us", "p99_us", "throughput")}
     auth_p50 = agg(pursers, "scenarios", ("authorize", 1, 1), "p50_us")
     floor_p50 = agg(floors, (1, 1), "p50_us")
-    w(f"Purser ping, 1 conn (socket + event loop, no store writer): p50 {fmt(ping['p50_us'])} us, p99 {fmt(ping['p99_us'])} us, "
+    w(f"Purser ping, 1 conn (socket + event loop + one LMDB read, no write transaction): p50 {fmt(ping['p50_us'])} us, p99 {fmt(ping['p99_us'])} us, "
       f"{fmt(ping['throughput'])}/s; authorize p50 - ping p50 = {fmt(None if auth_p50 is None or ping['p50_us'] is None else auth_p50 - ping['p50_us'])} us "
-      f"(writer hop and commit), ping p50 - floor p50 = {fmt(None if floor_p50 is None or ping['p50_us'] is None else ping['p50_us'] - floor_p50)} us")
+      f"(decision, write transaction and commit), ping p50 - floor p50 = {fmt(None if floor_p50 is None or ping['p50_us'] is None else ping['p50_us'] - floor_p50)} us")
     w(f"Settle durable ack (settle alone, 1 conn, answered after fsync): p50 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us, "
       f"p99 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p99_us'))} us; Redis settle (everysec, acked before fsync): "
       f"p50 {fmt(agg(redises, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us")
