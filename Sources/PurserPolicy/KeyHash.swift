@@ -13,17 +13,27 @@ public struct KeyHash: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses 64 hexadecimal digits (either case).
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
+        // Straight from the string's bytes: a policy file holds 100,000 of these.
+        let utf8 = hex.utf8
         guard utf8.count == KeyHash.byteCount * 2 else { return nil }
         var bytes = [UInt8]()
         bytes.reserveCapacity(KeyHash.byteCount)
-        var index = 0
-        while index < utf8.count {
-            guard let high = KeyHash.nibble(utf8[index]), let low = KeyHash.nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
+        var high: UInt8? = nil
+        for character in utf8 {
+            guard let value = KeyHash.nibble(character) else { return nil }
+            if let first = high {
+                bytes.append(first << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
         }
         self.bytes = bytes
+    }
+
+    /// The 32 bytes in one call, rather than one call per byte as the synthesized hash would make.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
     /// Hashes a secret. The secret itself is not retained.

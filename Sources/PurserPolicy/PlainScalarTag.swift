@@ -9,6 +9,12 @@ import Yams
 /// `PlainScalarTagTests` checks agreement with Yams on thousands of strings.
 enum PlainScalarTag {
     static func of(_ text: String) -> Tag.Name {
+        // Every tag but str needs its text to start with one of a few bytes: most names and ids
+        // do not, and are told apart here without copying their bytes.
+        if let first = text.utf8.first, !mayStartNonString(first) { return .str }
+        // Plain decimal numbers (every limit and cap in a policy) match the int rule and no earlier one.
+        let utf8 = text.utf8
+        if let first = utf8.first, first != UInt8(ascii: "0") || utf8.count == 1, utf8.allSatisfy(isDigit) { return .int }
         let bytes = Array(text.utf8)
         if isBool(bytes) { return .bool }
         if isInt(bytes) { return .int }
@@ -28,7 +34,22 @@ enum PlainScalarTag {
         bytes.count <= 5 && boolWords.contains(String(decoding: bytes, as: UTF8.self))
     }
 
-    private static func isNull(_ text: String) -> Bool {
+    /// The first bytes of bool words (y n t f o), numbers (sign, digit, dot), `<<`, null (`~`, n)
+    /// and `=`.
+    private static func mayStartNonString(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+             UInt8(ascii: "<"), UInt8(ascii: "~"), UInt8(ascii: "="),
+             UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Whether `of(text)` is `.null`: no bool, number or merge key looks like a null.
+    static func isNull(_ text: String) -> Bool {
         text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
     }
 

@@ -11,6 +11,11 @@ enum PolicyText {
 
     /// `text` with the escapes of `quoted(_:)`, without the quotes.
     static func escaped(_ text: some StringProtocol) -> String {
+        // Names are short printable ASCII almost always: nothing to escape or cut.
+        let utf8 = text.utf8
+        if utf8.count <= quotedScalarsMax, utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            return String(text)
+        }
         var out = ""
         var count = 0
         for scalar in text.unicodeScalars {

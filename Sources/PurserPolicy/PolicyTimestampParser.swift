@@ -65,6 +65,13 @@ public enum PolicyTimestamp {
 
         let days = CivilDate(year: year, month: month, day: day).daysSinceEpoch
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetSeconds
-        return Timestamp(nanosecondsSinceEpoch: seconds * Timestamp.nanosecondsPerSecond + nanoseconds)
+        // Years after 2262 (and before 1678) do not fit Int64 nanoseconds: saturate rather than
+        // trap, so that the caller reports them as out of range like any other late time.
+        let (scaled, scaleOverflow) = seconds.multipliedReportingOverflow(by: Timestamp.nanosecondsPerSecond)
+        let (total, addOverflow) = scaled.addingReportingOverflow(nanoseconds)
+        guard !scaleOverflow, !addOverflow else {
+            return Timestamp(nanosecondsSinceEpoch: seconds < 0 ? Int64.min : Int64.max)
+        }
+        return Timestamp(nanosecondsSinceEpoch: total)
     }
 }

@@ -8,21 +8,27 @@ import Yams
 final class PolicyValidator {
     private let restoredKeys: [SourcePosition: String]
     private(set) var problems: [(position: SourcePosition, message: String)] = []
-    /// Mappings whose keys were already checked for repeats in the words of their own schema.
-    private var checkedMappings: Set<SourcePosition> = []
+    /// Mappings whose keys were already checked for repeats in the words of their own schema,
+    /// indexed by `PolicyNode.Mapping.identity`.
+    private var checkedMappings: [Bool]
+    private var checkedMappingsCount = 0
+    private let sequencesCount: Int
 
-    /// See `PolicyDocument.plainScalarsUnresolved`.
-    private let plainScalarsUnresolved: Bool
-
-    init(restoredKeys: [SourcePosition: String], plainScalarsUnresolved: Bool = false) {
+    init(restoredKeys: [SourcePosition: String], mappingsCount: Int, sequencesCount: Int) {
         self.restoredKeys = restoredKeys
-        self.plainScalarsUnresolved = plainScalarsUnresolved
+        self.checkedMappings = Array(repeating: false, count: mappingsCount)
+        self.sequencesCount = sequencesCount
+    }
+
+    /// Validates a whole tree.
+    convenience init(tree: PolicyNodeTree, restoredKeys: [SourcePosition: String] = [:]) {
+        self.init(restoredKeys: restoredKeys, mappingsCount: tree.mappingsCount, sequencesCount: tree.sequencesCount)
     }
 
     // MARK: - Reporting
 
-    func report(_ node: Node, _ message: String) {
-        problems.append((SourcePosition(node), message))
+    func report(_ node: PolicyNode, _ message: String) {
+        problems.append((node.position, message))
     }
 
     func report(at position: SourcePosition, _ message: String) {
@@ -48,20 +54,20 @@ final class PolicyValidator {
 
     private struct Reference {
         var name: String
-        var node: Node
+        var position: SourcePosition
         var owner: String
     }
 
     private struct PatternUse {
         var pattern: ModelPattern
-        var node: Node
+        var position: SourcePosition
         var owner: String
     }
 
     private struct HashUse {
         var hash: KeyHash
         var field: String
-        var node: Node
+        var position: SourcePosition
         var owner: String
     }
 
@@ -74,13 +80,15 @@ final class PolicyValidator {
     // MARK: - Entry point
 
     /// The policy, or `nil` if any problem was found (`problems` then holds them all).
-    func validate(_ root: Node?) -> Policy? {
+    func validate(_ root: PolicyNode?) -> Policy? {
         let policy = walk(root)
-        if let root { checkRemainingDuplicates(root) }
+        // Every mapping the schema reached had its keys checked already; walk the tree only when
+        // some were not (they sit inside values of the wrong type, so there are problems anyway).
+        if let root, checkedMappingsCount < checkedMappings.count { checkRemainingDuplicates(root) }
         return problems.isEmpty ? policy : nil
     }
 
-    private func walk(_ root: Node?) -> Policy? {
+    private func walk(_ root: PolicyNode?) -> Policy? {
         guard let root else {
             report(at: .start, "missing required field \"version\" at top level")
             return nil
@@ -133,11 +141,15 @@ final class PolicyValidator {
             }
         }
 
-        if let keysEntry = top.entries["keys"], !isNull(keysEntry.value),
+        if let keysEntry = top.entry("keys"), !isNull(keysEntry.value),
            let keys = list(keysEntry.value, subject: field("keys", in: nil)) {
             if keys.count > PolicyLimits.keysCountMax {
                 report(keysEntry.key, "too many keys: \(keys.count) (limit \(PolicyLimits.keysCountMax))")
             }
+            policy.keys.reserveCapacity(keys.count)
+            keyIDs.reserveCapacity(keys.count)
+            tenantReferences.reserveCapacity(keys.count)
+            hashUses.reserveCapacity(keys.count)
             for (offset, item) in keys.enumerated() {
                 if let key = parseKey(item, number: offset + 1) { policy.keys.append(key) }
             }
@@ -163,7 +175,7 @@ final class PolicyValidator {
 
     // MARK: - Sections
 
-    private func parseDefaults(_ node: Node) -> PolicyDefaults {
+    private func parseDefaults(_ node: PolicyNode) -> PolicyDefaults {
         let scope = "defaults"
         var defaults = PolicyDefaults()
         let table = fields(node, allowed: Self.defaultsFields, in: scope)
@@ -255,7 +267,7 @@ final class PolicyValidator {
         if let value = require(table, "plan", in: owner, at: entry.key),
            let plan = string(value, subject: field("plan", in: owner)) {
             tenant.plan = plan
-            planReferences.append(Reference(name: plan, node: value, owner: owner))
+            planReferences.append(Reference(name: plan, position: value.position, owner: owner))
         } else {
             valid = false
         }
@@ -268,7 +280,7 @@ final class PolicyValidator {
         if let value = table["rate_limits"] {
             if let limits = rateLimits(value, owner: owner) { tenant.rateLimits = limits } else { valid = false }
         }
-        if let tagsEntry = table.entries["tags"] {
+        if let tagsEntry = table.entry("tags") {
             if mapping(tagsEntry.value, subject: field("tags", in: owner)) {
                 let entries = collection(
                     tagsEntry.value, what: "tags in \(owner)", countLimit: PolicyLimits.tenantTagsCountMax, countAt: tagsEntry.key
@@ -302,12 +314,12 @@ final class PolicyValidator {
         return TagPolicy(budgets: budgets)
     }
 
-    private func parseKey(_ node: Node, number: Int) -> KeyPolicy? {
+    private func parseKey(_ node: PolicyNode, number: Int) -> KeyPolicy? {
         guard mapping(node, subject: "key #\(number)") else { return nil }
         // Name the key by its id when the id is usable, by its position otherwise.
         var owner = "key #\(number)"
         if case .mapping(let raw) = node,
-           let idNode = raw.first(where: { keyText($0.key) == "id" })?.value,
+           let idNode = raw.pairs.first(where: { keyText($0.key) == "id" })?.value,
            case .scalar(let scalar) = idNode, !isNull(idNode), Identifier.isValid(scalar.string) {
             owner = "key \(PolicyText.quoted(scalar.string))"
         }
@@ -317,17 +329,17 @@ final class PolicyValidator {
         var id: String? = nil
         if let value = require(table, "id", in: owner, at: node) {
             id = identifier(value, subject: field("id", in: owner))
-            if let id { keyIDs.append(Reference(name: id, node: value, owner: owner)) }
+            if let id { keyIDs.append(Reference(name: id, position: value.position, owner: owner)) }
         }
         var tenant: String? = nil
         if let value = require(table, "tenant", in: owner, at: node) {
             tenant = string(value, subject: field("tenant", in: owner))
-            if let tenant { tenantReferences.append(Reference(name: tenant, node: value, owner: owner)) }
+            if let tenant { tenantReferences.append(Reference(name: tenant, position: value.position, owner: owner)) }
         }
         var current: HashUse? = nil
         if let value = require(table, "sha256", in: owner, at: node),
            let hash = keyHash(value, subject: field("sha256", in: owner)) {
-            current = HashUse(hash: hash, field: "sha256", node: value, owner: owner)
+            current = HashUse(hash: hash, field: "sha256", position: value.position, owner: owner)
         }
         var key = KeyPolicy(id: id ?? "", tenant: tenant ?? "", sha256: current?.hash ?? KeyHash(secret: ""))
         valid = valid && id != nil && tenant != nil && current != nil
@@ -353,7 +365,7 @@ final class PolicyValidator {
         var previous: HashUse? = nil
         if let value = table["previous_sha256"] {
             if let hash = keyHash(value, subject: field("previous_sha256", in: owner)) {
-                previous = HashUse(hash: hash, field: "previous_sha256", node: value, owner: owner)
+                previous = HashUse(hash: hash, field: "previous_sha256", position: value.position, owner: owner)
                 key.previousSHA256 = hash
             } else {
                 valid = false
@@ -382,28 +394,29 @@ final class PolicyValidator {
 
     // MARK: - Shared structures
 
-    private func rateLimits(_ node: Node, owner: String) -> RateLimits? {
+    private func rateLimits(_ node: PolicyNode, owner: String) -> RateLimits? {
         guard mapping(node, subject: field("rate_limits", in: owner)) else { return nil }
-        let scope = "rate_limits of \(owner)"
-        let table = fields(node, allowed: Self.rateLimitFields, in: scope)
+        // Scopes and subjects are only words for problems: built when one is reported.
+        let scope = { "rate_limits of \(owner)" }
+        let table = fields(node, allowed: Self.rateLimitFields, in: scope())
         var limits = RateLimits()
         var valid = true
         if let value = table["rpm"] {
-            limits.requestsPerMinute = integer(value, subject: field("rpm", in: scope), range: 1...PolicyLimits.requestsPerMinuteMax)
+            limits.requestsPerMinute = integer(value, subject: field("rpm", in: scope()), range: 1...PolicyLimits.requestsPerMinuteMax)
             valid = valid && limits.requestsPerMinute != nil
         }
         if let value = table["tpm"] {
-            limits.tokensPerMinute = integer(value, subject: field("tpm", in: scope), range: 1...PolicyLimits.tokensPerMinuteMax)
+            limits.tokensPerMinute = integer(value, subject: field("tpm", in: scope()), range: 1...PolicyLimits.tokensPerMinuteMax)
             valid = valid && limits.tokensPerMinute != nil
         }
         if let value = table["max_inflight"] {
-            limits.inflightMax = integer(value, subject: field("max_inflight", in: scope), range: 1...PolicyLimits.inflightMax)
+            limits.inflightMax = integer(value, subject: field("max_inflight", in: scope()), range: 1...PolicyLimits.inflightMax)
             valid = valid && limits.inflightMax != nil
         }
         return valid ? limits : nil
     }
 
-    private func budgets(_ node: Node, owner: String) -> [Budget]? {
+    private func budgets(_ node: PolicyNode, owner: String) -> [Budget]? {
         guard let items = list(node, subject: field("budgets", in: owner)) else { return nil }
         var valid = true
         if items.count > PolicyLimits.budgetsPerScopeCountMax {
@@ -412,24 +425,24 @@ final class PolicyValidator {
         }
         var budgets: [Budget] = []
         for (offset, item) in items.enumerated() {
-            let scope = "budget #\(offset + 1) of \(owner)"
-            guard mapping(item, subject: scope) else {
+            let scope = { "budget #\(offset + 1) of \(owner)" }
+            guard mapping(item, subject: scope()) else {
                 valid = false
                 continue
             }
-            let table = fields(item, allowed: Self.budgetFields, in: scope)
+            let table = fields(item, allowed: Self.budgetFields, in: scope())
             var period: BudgetPeriod? = nil
-            if let value = require(table, "period", in: scope, at: item),
-               let text = string(value, subject: field("period", in: scope)) {
+            if let value = require(table, "period", in: scope(), at: item),
+               let text = string(value, subject: field("period", in: scope())) {
                 period = BudgetPeriod(rawValue: text)
                 if period == nil {
                     let names = BudgetPeriod.allCases.map(\.rawValue)
-                    report(value, "field \"period\" in \(scope) must be one of \(names.joined(separator: ", ")), got \(PolicyText.quoted(text))"
+                    report(value, "field \"period\" in \(scope()) must be one of \(names.joined(separator: ", ")), got \(PolicyText.quoted(text))"
                         + PolicyText.suggestion(for: text, among: names))
                 }
             }
-            let cap = require(table, "cap_micros", in: scope, at: item).flatMap {
-                integer($0, subject: field("cap_micros", in: scope), range: 0...PolicyLimits.capMicrosMax)
+            let cap = require(table, "cap_micros", in: scope(), at: item).flatMap {
+                integer($0, subject: field("cap_micros", in: scope()), range: 0...PolicyLimits.capMicrosMax)
             }
             if let period, let cap {
                 budgets.append(Budget(period: period, capMicros: cap))
@@ -440,12 +453,12 @@ final class PolicyValidator {
         return valid ? budgets : nil
     }
 
-    private func modelPatterns(_ node: Node, owner: String) -> [ModelPattern]? {
-        let subject = field("models", in: owner)
-        guard let items = list(node, subject: subject) else { return nil }
+    private func modelPatterns(_ node: PolicyNode, owner: String) -> [ModelPattern]? {
+        let subject = { self.field("models", in: owner) }
+        guard let items = list(node, subject: subject()) else { return nil }
         var valid = true
         if items.isEmpty {
-            report(node, "\(subject) must list at least one model pattern")
+            report(node, "\(subject()) must list at least one model pattern")
             return nil
         }
         if items.count > PolicyLimits.modelPatternsCountMax {
@@ -454,14 +467,14 @@ final class PolicyValidator {
         }
         var patterns: [ModelPattern] = []
         for (offset, item) in items.enumerated() {
-            guard let text = string(item, subject: "entry #\(offset + 1) of \(subject)") else {
+            guard let text = string(item, subject: "entry #\(offset + 1) of \(subject())") else {
                 valid = false
                 continue
             }
             do {
                 let pattern = try ModelPattern(text)
                 patterns.append(pattern)
-                patternUses.append(PatternUse(pattern: pattern, node: item, owner: owner))
+                patternUses.append(PatternUse(pattern: pattern, position: item.position, owner: owner))
             } catch {
                 report(item, "invalid model pattern \(PolicyText.quoted(text)) in \(owner): \(Self.explain(error))")
                 valid = false
@@ -486,37 +499,42 @@ final class PolicyValidator {
     private func checkReferences(planNames: [String], tenantNames: [String], priceNames: [String]) {
         let plans = Set(planNames)
         for reference in planReferences where !plans.contains(reference.name) {
-            report(reference.node, "\(reference.owner) references unknown plan \(PolicyText.quoted(reference.name))"
+            report(at: reference.position, "\(reference.owner) references unknown plan \(PolicyText.quoted(reference.name))"
                 + boundedSuggestion(for: reference.name, among: planNames))
         }
         let tenants = Set(tenantNames)
         for reference in tenantReferences where !tenants.contains(reference.name) {
-            report(reference.node, "\(reference.owner) references unknown tenant \(PolicyText.quoted(reference.name))"
+            report(at: reference.position, "\(reference.owner) references unknown tenant \(PolicyText.quoted(reference.name))"
                 + boundedSuggestion(for: reference.name, among: tenantNames))
         }
 
-        var firstKeyID: [String: Node] = [:]
+        var firstKeyID: [String: SourcePosition] = [:]
+        firstKeyID.reserveCapacity(keyIDs.count)
         for reference in keyIDs {
             if let first = firstKeyID[reference.name] {
-                report(reference.node, "duplicate key id \(PolicyText.quoted(reference.name)) (first at \(SourcePosition(first).prose))")
+                report(at: reference.position, "duplicate key id \(PolicyText.quoted(reference.name)) (first at \(first.prose))")
             } else {
-                firstKeyID[reference.name] = reference.node
+                firstKeyID[reference.name] = reference.position
             }
         }
 
         var firstHash: [KeyHash: HashUse] = [:]
-        for (current, previous) in hashUses {
-            for use in [current, previous].compactMap({ $0 }) {
-                if use.field == "previous_sha256", let current, current.hash == use.hash {
-                    report(use.node, "field \"previous_sha256\" in \(use.owner) equals its own \"sha256\"")
-                    continue
-                }
-                if let first = firstHash[use.hash] {
-                    report(use.node, "duplicate hash: field \"\(use.field)\" in \(use.owner) equals field \"\(first.field)\" in \(first.owner) (\(SourcePosition(first.node).prose))")
-                } else {
-                    firstHash[use.hash] = use
-                }
+        firstHash.reserveCapacity(hashUses.count)
+        // One key's current hash, then its previous one; no array per key.
+        func check(_ use: HashUse, current: HashUse?) {
+            if use.field == "previous_sha256", let current, current.hash == use.hash {
+                report(at: use.position, "field \"previous_sha256\" in \(use.owner) equals its own \"sha256\"")
+                return
             }
+            if let first = firstHash[use.hash] {
+                report(at: use.position, "duplicate hash: field \"\(use.field)\" in \(use.owner) equals field \"\(first.field)\" in \(first.owner) (\(first.position.prose))")
+            } else {
+                firstHash[use.hash] = use
+            }
+        }
+        for (current, previous) in hashUses {
+            if let current { check(current, current: current) }
+            if let previous { check(previous, current: current) }
         }
 
         // Keys and plans mostly repeat the same few patterns: match each distinct one once.
@@ -526,9 +544,9 @@ final class PolicyValidator {
             matchesSomePrice[use.pattern.pattern] = matched
             if matched { continue }
             if use.pattern.isLiteral {
-                report(use.node, "model \(PolicyText.quoted(use.pattern.pattern)) in \(use.owner) has no price (add it under \"prices\")")
+                report(at: use.position, "model \(PolicyText.quoted(use.pattern.pattern)) in \(use.owner) has no price (add it under \"prices\")")
             } else {
-                report(use.node, "pattern \(PolicyText.quoted(use.pattern.pattern)) in \(use.owner) matches no model in prices")
+                report(at: use.position, "pattern \(PolicyText.quoted(use.pattern.pattern)) in \(use.owner) matches no model in prices")
             }
         }
     }
@@ -547,13 +565,57 @@ final class PolicyValidator {
 
     struct Entry {
         var name: String
-        var key: Node
-        var value: Node
+        var key: PolicyNode
+        var value: PolicyNode
     }
 
+    /// The fields of one schema mapping, at the index of their name in the schema's list: a
+    /// schema has at most a dozen names, so a scan beats hashing.
+    /// The fields of one schema mapping. A schema has at most a dozen names and a mapping about
+    /// as many pairs, so a field is found by a scan of the pairs: no table is allocated per mapping.
     struct Table {
-        var entries: [String: Entry] = [:]
-        subscript(name: String) -> Node? { entries[name]?.value }
+        let allowed: [String]
+        /// The mapping's pairs (shared, not copied).
+        var pairs: [(key: PolicyNode, value: PolicyNode)] = []
+        var restoredKeys: [SourcePosition: String] = [:]
+        /// Bit `i` is set when `allowed[i]` appears; schemas have far fewer than 64 names.
+        var present: UInt64 = 0
+
+        init(allowed: [String]) {
+            precondition(allowed.count <= 64, "a schema has at most 64 field names")
+            self.allowed = allowed
+        }
+
+        /// The index of `name` among the allowed names; lengths are compared first, as most differ.
+        static func index(of name: String, in allowed: [String]) -> Int? {
+            let count = name.utf8.count
+            for index in allowed.indices where allowed[index].utf8.count == count && allowed[index] == name {
+                return index
+            }
+            return nil
+        }
+
+        /// The first pair whose key reads `name` (the one a repeat is reported against).
+        func firstPair(named name: String) -> (key: PolicyNode, value: PolicyNode)? {
+            let count = name.utf8.count
+            for pair in pairs {
+                if let text = PolicyValidator.keyText(pair.key, restoredKeys: restoredKeys), text.utf8.count == count, text == name {
+                    return pair
+                }
+            }
+            return nil
+        }
+
+        func entry(_ name: String) -> Entry? {
+            guard let index = Self.index(of: name, in: allowed), present & (1 << index) != 0,
+                  let pair = firstPair(named: name) else { return nil }
+            return Entry(name: name, key: pair.key, value: pair.value)
+        }
+
+        subscript(name: String) -> PolicyNode? {
+            guard let index = Self.index(of: name, in: allowed), present & (1 << index) != 0 else { return nil }
+            return firstPair(named: name)?.value
+        }
     }
 
     static let identifierRule = "identifiers are " + Identifier.ruleDescription
@@ -567,27 +629,44 @@ final class PolicyValidator {
     }
 
     /// The text of a mapping key, with a key renamed by the loader restored to what the file says.
-    private func keyText(_ node: Node) -> String? {
+    private func keyText(_ node: PolicyNode) -> String? {
+        Self.keyText(node, restoredKeys: restoredKeys)
+    }
+
+    static func keyText(_ node: PolicyNode, restoredKeys: [SourcePosition: String]) -> String? {
         guard case .scalar(let scalar) = node else { return nil }
-        return restoredKeys[SourcePosition(node)] ?? scalar.string
+        if restoredKeys.isEmpty { return scalar.string }
+        return restoredKeys[scalar.position] ?? scalar.string
+    }
+
+    private func markChecked(_ mapping: PolicyNode.Mapping) {
+        guard mapping.identity < checkedMappings.count, !checkedMappings[mapping.identity] else { return }
+        checkedMappings[mapping.identity] = true
+        checkedMappingsCount += 1
     }
 
     /// The fields of a schema mapping, reporting unknown and repeated fields. `node` must be a mapping.
-    private func fields(_ node: Node, allowed: [String], in scope: String?) -> Table {
-        var table = Table()
+    private func fields(_ node: PolicyNode, allowed: [String], in scope: @autoclosure () -> String?) -> Table {
+        var table = Table(allowed: allowed)
         guard case .mapping(let mapping) = node else { return table }
-        checkedMappings.insert(SourcePosition(node))
-        for (key, value) in mapping {
+        markChecked(mapping)
+        table.pairs = mapping.pairs
+        table.restoredKeys = restoredKeys
+        for offset in mapping.pairs.indices {
+            let key = mapping.pairs[offset].key
             guard let name = keyText(key) else {
-                report(key, "field names \(Self.location(scope)) must be strings, got \(describe(key))")
+                report(key, "field names \(Self.location(scope())) must be strings, got \(describe(key))")
                 continue
             }
-            if let first = table.entries[name] {
-                report(key, "duplicate field \(PolicyText.quoted(name)) \(Self.location(scope)) (first at \(SourcePosition(first.key).prose))")
-            } else if allowed.contains(name) {
-                table.entries[name] = Entry(name: name, key: key, value: value)
+            if let index = Table.index(of: name, in: allowed) {
+                if table.present & (1 << index) != 0 {
+                    let first = table.firstPair(named: name)?.key.position ?? key.position
+                    report(key, "duplicate field \(PolicyText.quoted(name)) \(Self.location(scope())) (first at \(first.prose))")
+                } else {
+                    table.present |= 1 << index
+                }
             } else {
-                report(key, "unknown field \(PolicyText.quoted(name)) \(Self.location(scope))"
+                report(key, "unknown field \(PolicyText.quoted(name)) \(Self.location(scope()))"
                     + PolicyText.suggestion(for: name, among: allowed))
             }
         }
@@ -598,22 +677,24 @@ final class PolicyValidator {
     /// `what` names the collection in messages ("plans", "tags in tenant \"acme\""); a count over
     /// `countLimit` is reported at `countAt`, the key that introduces the collection.
     private func collection(
-        _ node: Node, what: String, countLimit: Int, countAt: Node, duplicate: (String) -> String
+        _ node: PolicyNode, what: String, countLimit: Int, countAt: PolicyNode, duplicate: (String) -> String
     ) -> [Entry] {
         guard case .mapping(let mapping) = node else { return [] }
-        checkedMappings.insert(SourcePosition(node))
+        markChecked(mapping)
         var entries: [Entry] = []
-        var first: [String: Node] = [:]
-        for (key, value) in mapping {
+        entries.reserveCapacity(mapping.pairs.count)
+        var first: [String: SourcePosition] = [:]
+        first.reserveCapacity(mapping.pairs.count)
+        for (key, value) in mapping.pairs {
             guard let name = keyText(key), !isNull(key) else {
                 report(key, "names in \(what) must be strings, got \(describe(key))")
                 continue
             }
-            if let earlier = first[name] {
-                report(key, "\(duplicate(name)) (first at \(SourcePosition(earlier).prose))")
+            if let earlier = first.updateValue(key.position, forKey: name) {
+                first[name] = earlier
+                report(key, "\(duplicate(name)) (first at \(earlier.prose))")
                 continue
             }
-            first[name] = key
             entries.append(Entry(name: name, key: key, value: value))
         }
         if entries.count > countLimit {
@@ -624,67 +705,71 @@ final class PolicyValidator {
 
     /// A top-level section that holds a mapping; absent or null means empty.
     private func section(_ table: Table, _ name: String) -> Entry? {
-        guard let entry = table.entries[name], !isNull(entry.value) else { return nil }
+        guard let entry = table.entry(name), !isNull(entry.value) else { return nil }
         return mapping(entry.value, subject: field(name, in: nil)) ? entry : nil
     }
 
     /// Repeated keys in mappings that the schema walk did not reach (inside values of the wrong type).
     /// Each node is visited once, however many aliases refer to it.
-    private func checkRemainingDuplicates(_ root: Node) {
-        var visitedMappings: Set<SourcePosition> = []
-        var visitedSequences: Set<SourcePosition> = []
+    private func checkRemainingDuplicates(_ root: PolicyNode) {
+        var visitedMappings = Array(repeating: false, count: checkedMappings.count)
+        var visitedSequences = Array(repeating: false, count: sequencesCount)
         var stack = [root]
         while let node = stack.popLast() {
             switch node {
             case .mapping(let mapping):
-                guard visitedMappings.insert(SourcePosition(node)).inserted else { continue }
-                if !checkedMappings.contains(SourcePosition(node)) {
-                    var first: [String: Node] = [:]
-                    for key in mapping.keys {
+                guard mapping.identity < visitedMappings.count, !visitedMappings[mapping.identity] else { continue }
+                visitedMappings[mapping.identity] = true
+                if !checkedMappings[mapping.identity] {
+                    var first: [String: SourcePosition] = [:]
+                    for (key, _) in mapping.pairs {
                         guard let name = keyText(key) else { continue }
                         if let earlier = first[name] {
-                            report(key, "duplicate key \(PolicyText.quoted(name)) (first at \(SourcePosition(earlier).prose))")
+                            report(key, "duplicate key \(PolicyText.quoted(name)) (first at \(earlier.prose))")
                         } else {
-                            first[name] = key
+                            first[name] = key.position
                         }
                     }
                 }
-                for (key, value) in mapping {
+                for (key, value) in mapping.pairs {
                     stack.append(key)
                     stack.append(value)
                 }
             case .sequence(let sequence):
-                guard visitedSequences.insert(SourcePosition(node)).inserted else { continue }
-                stack.append(contentsOf: sequence)
+                guard sequence.identity < visitedSequences.count, !visitedSequences[sequence.identity] else { continue }
+                visitedSequences[sequence.identity] = true
+                stack.append(contentsOf: sequence.items)
             case .scalar, .alias:
                 break
             }
         }
     }
-
-    private func require(_ table: Table, _ name: String, in scope: String?, at owner: Node) -> Node? {
+    private func require(_ table: Table, _ name: String, in scope: @autoclosure () -> String?, at owner: PolicyNode) -> PolicyNode? {
         if let value = table[name] { return value }
-        report(owner, "missing required field \(PolicyText.quoted(name)) \(Self.location(scope))")
+        report(owner, "missing required field \(PolicyText.quoted(name)) \(Self.location(scope()))")
         return nil
     }
 
     // MARK: - Values
 
-    /// The resolved tag (`Tag.name` itself is internal to Yams).
-    private func tagName(_ node: Node) -> Tag.Name {
-        if plainScalarsUnresolved, case .scalar(let scalar) = node, scalar.style == .plain {
-            return PlainScalarTag.of(scalar.string)
+    /// The resolved tag of a scalar; collections resolve to their own tags.
+    private func tagName(_ node: PolicyNode) -> Tag.Name {
+        switch node {
+        case .scalar(let scalar): return scalar.resolvedTag
+        case .mapping: return .map
+        case .sequence: return .seq
+        case .alias: return .implicit
         }
-        return Tag.Name(rawValue: node.tag.rawValue)
     }
 
-    private func isNull(_ node: Node) -> Bool {
-        guard case .scalar = node else { return false }
-        return tagName(node) == .null
+    private func isNull(_ node: PolicyNode) -> Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        if scalar.tag == .implicit, scalar.style == .plain { return PlainScalarTag.isNull(scalar.string) }
+        return scalar.resolvedTag == .null
     }
 
     /// "a mapping", "a list", "null", or a scalar as written: `"text"` for strings, bare otherwise.
-    private func describe(_ node: Node, revealing: Bool = true) -> String {
+    private func describe(_ node: PolicyNode, revealing: Bool = true) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -705,40 +790,40 @@ final class PolicyValidator {
         }
     }
 
-    private func mapping(_ node: Node, subject: String) -> Bool {
+    private func mapping(_ node: PolicyNode, subject: @autoclosure () -> String) -> Bool {
         if case .mapping = node { return true }
-        report(node, "\(subject) must be a mapping, got \(describe(node))")
+        report(node, "\(subject()) must be a mapping, got \(describe(node))")
         return false
     }
 
-    private func list(_ node: Node, subject: String) -> Node.Sequence? {
-        if case .sequence(let sequence) = node { return sequence }
-        report(node, "\(subject) must be a list, got \(describe(node))")
+    private func list(_ node: PolicyNode, subject: @autoclosure () -> String) -> [PolicyNode]? {
+        if case .sequence(let sequence) = node { return sequence.items }
+        report(node, "\(subject()) must be a list, got \(describe(node))")
         return nil
     }
 
     /// Any scalar but null, as written: `plan: 2025` names the plan "2025".
-    private func string(_ node: Node, subject: String, revealing: Bool = true) -> String? {
+    private func string(_ node: PolicyNode, subject: @autoclosure () -> String, revealing: Bool = true) -> String? {
         if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
-        report(node, "\(subject) must be a string, got \(describe(node, revealing: revealing))")
+        report(node, "\(subject()) must be a string, got \(describe(node, revealing: revealing))")
         return nil
     }
 
-    private func identifier(_ node: Node, subject: String) -> String? {
-        guard let text = string(node, subject: subject) else { return nil }
+    private func identifier(_ node: PolicyNode, subject: @autoclosure () -> String) -> String? {
+        guard let text = string(node, subject: subject()) else { return nil }
         guard Identifier.isValid(text) else {
-            report(node, "\(subject) must be an identifier, got \(PolicyText.quoted(text)) (\(Self.identifierRule))")
+            report(node, "\(subject()) must be an identifier, got \(PolicyText.quoted(text)) (\(Self.identifierRule))")
             return nil
         }
         return text
     }
 
-    private func displayName(_ node: Node, subject: String) -> String? {
-        guard let text = string(node, subject: subject) else { return nil }
+    private func displayName(_ node: PolicyNode, subject: @autoclosure () -> String) -> String? {
+        guard let text = string(node, subject: subject()) else { return nil }
         let bytes = text.utf8.count
         let control = text.unicodeScalars.contains { $0.value < 0x20 || ($0.value >= 0x7f && $0.value < 0xa0) }
         guard bytes >= 1, bytes <= PolicyLimits.displayNameBytesMax, !control else {
-            report(node, "\(subject) must be 1 to \(PolicyLimits.displayNameBytesMax) bytes of text without control characters, got \(PolicyText.quoted(text))")
+            report(node, "\(subject()) must be 1 to \(PolicyLimits.displayNameBytesMax) bytes of text without control characters, got \(PolicyText.quoted(text))")
             return nil
         }
         return text
@@ -746,34 +831,50 @@ final class PolicyValidator {
 
     /// Plain decimal integers only: no quotes, fractions, exponents, or 0x/0o/0b forms.
     /// Underscores between digits are allowed (`1_000_000`), as YAML allows them.
-    private func integer(_ node: Node, subject: String, range: ClosedRange<Int64>?) -> Int64? {
+    private func integer(_ node: PolicyNode, subject: @autoclosure () -> String, range: ClosedRange<Int64>?) -> Int64? {
         guard case .scalar(let scalar) = node, tagName(node) == .int, scalar.style == .plain else {
-            report(node, "\(subject) must be an integer, got \(describe(node))")
+            report(node, "\(subject()) must be an integer, got \(describe(node))")
             return nil
         }
-        var text = Substring(scalar.string)
+        // Byte by byte: this runs for every number of a 100,000-key file.
+        let utf8 = scalar.string.utf8
+        var index = utf8.startIndex
         var negative = false
-        if let sign = text.first, sign == "-" || sign == "+" {
-            negative = sign == "-"
-            text = text.dropFirst()
+        if index < utf8.endIndex, utf8[index] == UInt8(ascii: "-") || utf8[index] == UInt8(ascii: "+") {
+            negative = utf8[index] == UInt8(ascii: "-")
+            index = utf8.index(after: index)
         }
-        let digits = text.filter { $0 != "_" }
-        let decimal = !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
-            && !(digits.count > 1 && digits.first == "0") && text.first != "_"
+        var decimal = !(index < utf8.endIndex && utf8[index] == UInt8(ascii: "_"))
+        var digitsCount = 0
+        var firstDigit: UInt8 = 0
+        var magnitude: UInt64? = 0
+        for byte in utf8[index...] where byte != UInt8(ascii: "_") {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                decimal = false
+                break
+            }
+            if digitsCount == 0 { firstDigit = byte }
+            digitsCount += 1
+            magnitude = magnitude.flatMap { current in
+                let (shifted, overflowShift) = current.multipliedReportingOverflow(by: 10)
+                let (sum, overflowAdd) = shifted.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                return overflowShift || overflowAdd ? nil : sum
+            }
+        }
+        decimal = decimal && digitsCount > 0 && !(digitsCount > 1 && firstDigit == UInt8(ascii: "0"))
         guard decimal else {
-            report(node, "\(subject) must be a decimal integer, got \(scalar.string)")
+            report(node, "\(subject()) must be a decimal integer, got \(scalar.string)")
             return nil
         }
-        let magnitude = UInt64(digits)
         let value: Int64? = magnitude.flatMap { magnitude in
             negative ? (magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil)
                 : (magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil)
         }
         guard let value, range.map({ $0.contains(value) }) ?? true else {
             if let range {
-                report(node, "\(subject) must be between \(range.lowerBound) and \(range.upperBound), got \(scalar.string)")
+                report(node, "\(subject()) must be between \(range.lowerBound) and \(range.upperBound), got \(scalar.string)")
             } else {
-                report(node, "\(subject) is too large, got \(scalar.string)")
+                report(node, "\(subject()) is too large, got \(scalar.string)")
             }
             return nil
         }
@@ -781,23 +882,23 @@ final class PolicyValidator {
     }
 
     /// `true` or `false`, nothing else (no yes/no/on/off, no quotes).
-    private func boolean(_ node: Node, subject: String) -> Bool? {
+    private func boolean(_ node: PolicyNode, subject: @autoclosure () -> String) -> Bool? {
         if case .scalar(let scalar) = node, scalar.style == .plain, tagName(node) == .bool {
             if scalar.string == "true" { return true }
             if scalar.string == "false" { return false }
         }
-        report(node, "\(subject) must be true or false, got \(describe(node))")
+        report(node, "\(subject()) must be true or false, got \(describe(node))")
         return nil
     }
 
-    private func duration(_ node: Node, subject: String, range: ClosedRange<Int64>) -> Int64? {
-        guard let text = string(node, subject: subject) else { return nil }
+    private func duration(_ node: PolicyNode, subject: @autoclosure () -> String, range: ClosedRange<Int64>) -> Int64? {
+        guard let text = string(node, subject: subject()) else { return nil }
         guard let seconds = PolicyDuration.parse(text) else {
-            report(node, "\(subject) must be a duration such as \"30s\", \"10m\", \"1h30m\" or \"7d\", got \(describe(node))")
+            report(node, "\(subject()) must be a duration such as \"30s\", \"10m\", \"1h30m\" or \"7d\", got \(describe(node))")
             return nil
         }
         guard range.contains(seconds) else {
-            report(node, "\(subject) must be between \(PolicyDuration.format(range.lowerBound)) and \(PolicyDuration.format(range.upperBound)), got \(PolicyText.quoted(text))")
+            report(node, "\(subject()) must be between \(PolicyDuration.format(range.lowerBound)) and \(PolicyDuration.format(range.upperBound)), got \(PolicyText.quoted(text))")
             return nil
         }
         return seconds
@@ -807,24 +908,24 @@ final class PolicyValidator {
     /// The last nanosecond before `PolicyLimits.timestampSecondsMax` (2200-01-01T00:00:00Z).
     static let latestTimestamp = Timestamp(nanosecondsSinceEpoch: PolicyLimits.timestampSecondsMax * Timestamp.nanosecondsPerSecond - 1)
 
-    private func timestamp(_ node: Node, subject: String) -> Timestamp? {
-        guard let text = string(node, subject: subject) else { return nil }
+    private func timestamp(_ node: PolicyNode, subject: @autoclosure () -> String) -> Timestamp? {
+        guard let text = string(node, subject: subject()) else { return nil }
         guard let time = PolicyTimestamp.parse(text) else {
-            report(node, "\(subject) must be an RFC 3339 timestamp such as \"2027-06-30T00:00:00Z\", got \(PolicyText.quoted(text))")
+            report(node, "\(subject()) must be an RFC 3339 timestamp such as \"2027-06-30T00:00:00Z\", got \(PolicyText.quoted(text))")
             return nil
         }
         guard time >= Self.earliestTimestamp, time <= Self.latestTimestamp else {
-            report(node, "\(subject) must be between \(Self.earliestTimestamp) and \(Self.latestTimestamp), got \(PolicyText.quoted(text))")
+            report(node, "\(subject()) must be between \(Self.earliestTimestamp) and \(Self.latestTimestamp), got \(PolicyText.quoted(text))")
             return nil
         }
         return time
     }
 
     /// 64 hex digits. The value is never echoed: a secret pasted here by mistake must not reach a log.
-    private func keyHash(_ node: Node, subject: String) -> KeyHash? {
-        guard let text = string(node, subject: subject, revealing: false) else { return nil }
+    private func keyHash(_ node: PolicyNode, subject: @autoclosure () -> String) -> KeyHash? {
+        guard let text = string(node, subject: subject(), revealing: false) else { return nil }
         guard let hash = KeyHash(hex: text) else {
-            report(node, "\(subject) must be 64 hexadecimal digits (the SHA-256 of the secret, not the secret itself)")
+            report(node, "\(subject()) must be 64 hexadecimal digits (the SHA-256 of the secret, not the secret itself)")
             return nil
         }
         return hash

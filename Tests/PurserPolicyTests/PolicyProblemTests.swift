@@ -257,6 +257,13 @@ let problemCases: [ProblemCase] = [
     ProblemCase(name: "timestamp in 2200", text: withKey("expires_at: 2200-01-01T00:00:00Z"), expected: [
         "p.yaml:9:17: field \"expires_at\" in key \"k\" must be between 1970-01-01T00:00:00Z and 2199-12-31T23:59:59Z, got \"2200-01-01T00:00:00Z\"",
     ]),
+    // Past 2262 and before 1678 the time does not fit Int64 nanoseconds: reported, not a trap.
+    ProblemCase(name: "timestamp in 9999", text: withKey("expires_at: 9999-12-31T23:59:59Z"), expected: [
+        "p.yaml:9:17: field \"expires_at\" in key \"k\" must be between 1970-01-01T00:00:00Z and 2199-12-31T23:59:59Z, got \"9999-12-31T23:59:59Z\"",
+    ]),
+    ProblemCase(name: "timestamp in year 1", text: withKey("expires_at: 0001-01-01T00:00:00Z"), expected: [
+        "p.yaml:9:17: field \"expires_at\" in key \"k\" must be between 1970-01-01T00:00:00Z and 2199-12-31T23:59:59Z, got \"0001-01-01T00:00:00Z\"",
+    ]),
     ProblemCase(name: "bad tenant id", text: prefix + "tenants: { \"a b\": { plan: p } }\n", expected: [
         "p.yaml:4:12: tenant id \"a b\" is invalid: \(identifierRule)",
     ]),
