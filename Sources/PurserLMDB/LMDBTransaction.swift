@@ -74,6 +74,22 @@ public final class LMDBTransaction {
         }
     }
 
+    /// Visits every entry in key order without copying it: `body` sees LMDB's own memory, valid
+    /// only during that call, and must not write to the database. For comparing a whole database
+    /// against something (a policy reload reads 200,000 entries), where copies dominate.
+    public func forEachBorrowing(
+        _ database: LMDBDatabase,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let cursor = try LMDBCursor(transaction: validHandle(), database: database)
+        defer { cursor.close() }
+        var entry = try cursor.seek(from: nil)
+        while let (key, value) = entry {
+            try body(key, value)
+            entry = try cursor.next()
+        }
+    }
+
     /// The first entry whose key is `>= start` (the very first when `start` is nil), or nil.
     public func first(_ database: LMDBDatabase, from start: [UInt8]? = nil) throws(LMDBError) -> (key: [UInt8], value: [UInt8])? {
         if let start { try validate(key: start, for: database) }

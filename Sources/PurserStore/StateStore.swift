@@ -183,34 +183,40 @@ public final class StateStore: @unchecked Sendable {
         of database: LMDBDatabase, with desired: [([UInt8], [UInt8])], in transaction: LMDBTransaction
     ) throws -> Int {
         // LMDB's default order: bytewise, a prefix before its extensions. A repeated key keeps its
-        // last value, as successive puts would.
-        var sorted = desired.enumerated().sorted { left, right in
-            left.element.0 == right.element.0 ? left.offset < right.offset : left.element.0.lexicographicallyPrecedes(right.element.0)
-        }.map(\.element)
-        sorted = sorted.enumerated().filter { index, entry in index + 1 == sorted.count || sorted[index + 1].0 != entry.0 }.map(\.element)
+        // last value, as successive puts would (the validator forbids repeats; this is defence).
+        var order = Array(desired.indices)
+        let isSorted = zip(order, order.dropFirst()).allSatisfy { BytewiseOrder.compare(desired[$0].0, desired[$1].0) < 0 }
+        if !isSorted {
+            order.sort { left, right in
+                let comparison = BytewiseOrder.compare(desired[left].0, desired[right].0)
+                return comparison != 0 ? comparison < 0 : left < right
+            }
+            order = order.enumerated().filter { position, index in
+                position + 1 == order.count || desired[order[position + 1]].0 != desired[index].0
+            }.map(\.element)
+        }
 
         var deletions: [[UInt8]] = []
-        var puts: [([UInt8], [UInt8])] = []
+        var puts: [Int] = []
         var next = 0
-        try transaction.forEach(database) { key, value in
-            while next < sorted.count, sorted[next].0.lexicographicallyPrecedes(key) {
-                puts.append(sorted[next])
+        try transaction.forEachBorrowing(database) { key, value in
+            while next < order.count, BytewiseOrder.compare(desired[order[next]].0, key) < 0 {
+                puts.append(order[next])
                 next += 1
             }
-            if next < sorted.count, sorted[next].0 == key {
-                if sorted[next].1 != value { puts.append(sorted[next]) }
+            if next < order.count, BytewiseOrder.compare(desired[order[next]].0, key) == 0 {
+                if BytewiseOrder.compare(desired[order[next]].1, value) != 0 { puts.append(order[next]) }
                 next += 1
             } else {
-                deletions.append(key)
+                deletions.append(Array(key))
             }
-            return true
         }
-        puts.append(contentsOf: sorted[next...])
+        puts.append(contentsOf: order[next...])
         for key in deletions {
             _ = try transaction.delete(database, key: key)
         }
-        for (key, value) in puts {
-            try transaction.put(database, key: key, value: value)
+        for index in puts {
+            try transaction.put(database, key: desired[index].0, value: desired[index].1)
         }
         return deletions.count + puts.count
     }

@@ -1,6 +1,6 @@
 import PurserEngine
 import PurserPolicy
-import PurserStore
+@testable import PurserStore
 import Testing
 
 /// A reload writes only the policy records that changed, and the result is exactly the new policy.
@@ -45,5 +45,19 @@ import Testing
         #expect(back.recordsChangedCount == 8)
         #expect(try fixture.authorize(S.secrets.globex, model: "gpt-5.4-mini").isAllowed)
         #expect(try fixture.authorize("pk_test_new", model: "gpt-5.4-mini") == .deny(Denial(reason: .unknownKey)))
+    }
+}
+
+@Suite struct BytewiseOrderTests {
+    /// The diff merges against an LMDB cursor, so its order must be LMDB's: bytewise, prefix first.
+    @Test func agreesWithLexicographicOrderOnRandomKeys() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let left = (0..<Int.random(in: 0...4, using: &generator)).map { _ in UInt8.random(in: 0...3, using: &generator) }
+            let right = (0..<Int.random(in: 0...4, using: &generator)).map { _ in UInt8.random(in: 0...3, using: &generator) }
+            let comparison = BytewiseOrder.compare(left, right)
+            #expect((comparison < 0) == left.lexicographicallyPrecedes(right), "\(left) \(right)")
+            #expect((comparison == 0) == (left == right), "\(left) \(right)")
+        }
     }
 }
