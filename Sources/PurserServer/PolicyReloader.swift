@@ -48,6 +48,7 @@ final class PolicyReloader: Sendable {
             // The completion keeps only the defaults: the parsed policy (hundreds of MB for 100,000
             // keys) must be freed before the memory trim below can hand it back.
             let defaults = loaded.policy.defaults
+            let parseMicroseconds = (WallClock.monotonicNanoseconds() - started) / 1_000
             writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded, queue] result in
                 defer {
                     // By then the writer has dropped its copy of the policy too.
@@ -60,6 +61,7 @@ final class PolicyReloader: Sendable {
                     logger.info("policy loaded", metadata: [
                         "reason": "\(reason)", "version": "\(summary.version)", "plans": "\(summary.plansCount)",
                         "tenants": "\(summary.tenantsCount)", "keys": "\(summary.keysCount)", "records_changed": "\(summary.recordsChangedCount)", "duration_us": "\(duration)",
+                        "parse_us": "\(parseMicroseconds)",
                     ])
                     completion(.success(Outcome(summary: summary, durationMicroseconds: duration)))
                 case .failure(let error):
