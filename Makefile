@@ -50,7 +50,7 @@ fuzz:
 # Purser against the machine's floor and a Redis peer, in one run (see Benchmarks/README.md).
 bench: deps
 	$(SWIFT) build -c release --product purser
-	python3 Benchmarks/bench.py --purser-bin $(CURDIR)/.build/release/purser
+	python3 Benchmarks/bench.py --pin --purser-bin $(CURDIR)/.build/release/purser
 
 clean:
 	rm -rf .build purser-data purser.sock purser-admin.sock
