@@ -13,22 +13,28 @@ public struct KeyHash: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses 64 hexadecimal digits (either case).
     public init?(hex: String) {
-        // Straight from the string's bytes: a policy file holds 100,000 of these.
-        let utf8 = hex.utf8
-        guard utf8.count == KeyHash.byteCount * 2 else { return nil }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(KeyHash.byteCount)
-        var high: UInt8? = nil
-        for character in utf8 {
-            guard let value = KeyHash.nibble(character) else { return nil }
-            if let first = high {
-                bytes.append(first << 4 | value)
-                high = nil
-            } else {
-                high = value
+        // Straight from the string's bytes, two digits a step, into an array made at its final
+        // size: a policy file holds 100,000 of these.
+        let parsed = hex.utf8.withContiguousStorageIfAvailable(KeyHash.bytes(hex:)) ?? Array(hex.utf8).withUnsafeBufferPointer(KeyHash.bytes(hex:))
+        guard let parsed else { return nil }
+        self.bytes = parsed
+    }
+
+    /// The 32 bytes that 64 hexadecimal digits stand for, or `nil`.
+    private static func bytes(hex digits: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard digits.count == KeyHash.byteCount * 2 else { return nil }
+        var valid = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: KeyHash.byteCount) { buffer, initializedCount in
+            for index in 0..<KeyHash.byteCount {
+                guard let high = nibble(digits[2 * index]), let low = nibble(digits[2 * index + 1]) else {
+                    valid = false
+                    break
+                }
+                buffer[index] = high << 4 | low
+                initializedCount = index + 1
             }
         }
-        self.bytes = bytes
+        return valid ? bytes : nil
     }
 
     /// The 32 bytes in one call, rather than one call per byte as the synthesized hash would make.
@@ -55,12 +61,13 @@ public struct KeyHash: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { hex }
 
+    /// The value of a hexadecimal digit, by two subtractions rather than three range tests.
     private static func nibble(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        let digit = character &- UInt8(ascii: "0")
+        if digit < 10 { return digit }
+        // Setting bit 5 lowercases a letter (and turns no other byte into one).
+        let letter = (character | 0x20) &- UInt8(ascii: "a")
+        if letter < 6 { return letter + 10 }
+        return nil
     }
 }

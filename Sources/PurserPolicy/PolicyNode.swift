@@ -43,9 +43,12 @@ enum PolicyNode: Sendable {
         }
     }
 
-    /// Position and identity in 32-bit numbers, so that a node takes 32 bytes whatever its kind.
+    /// Its pairs are `PolicyNodeTree.pairs[pairsRange]`: one array per tree rather than one per
+    /// mapping (a 100,000-key file has hundreds of thousands of collections). Range, position and
+    /// identity in 32-bit numbers, so that a node takes 32 bytes whatever its kind.
     struct Mapping: Sendable {
-        var pairs: [(key: PolicyNode, value: PolicyNode)]
+        fileprivate var pairsStart: UInt32
+        fileprivate var pairsCount: UInt32
         fileprivate var line: UInt32
         fileprivate var column: UInt32
         fileprivate var storedIdentity: Int32
@@ -53,6 +56,9 @@ enum PolicyNode: Sendable {
         /// Numbers the distinct mappings of one tree from 0, so the validator can mark the ones it
         /// checked in an array instead of a set (an aliased mapping has one number for all its uses).
         var identity: Int { Int(storedIdentity) }
+
+        /// Where its pairs are in `PolicyNodeTree.pairs`.
+        var pairsRange: Range<Int> { Int(pairsStart)..<Int(pairsStart) + Int(pairsCount) }
 
         var position: SourcePosition {
             get { SourcePosition(line: Int(line), column: Int(column)) }
@@ -63,15 +69,20 @@ enum PolicyNode: Sendable {
         }
     }
 
-    /// Position and identity in 32-bit numbers, so that a node takes 32 bytes whatever its kind.
+    /// Its items are `PolicyNodeTree.items[itemsRange]`, like `Mapping.pairsRange`; range,
+    /// position and identity in 32-bit numbers, like `Mapping`.
     struct Sequence: Sendable {
-        var items: [PolicyNode]
+        fileprivate var itemsStart: UInt32
+        fileprivate var itemsCount: UInt32
         fileprivate var line: UInt32
         fileprivate var column: UInt32
         fileprivate var storedIdentity: Int32
 
         /// Numbers the distinct sequences of one tree from 0, like `Mapping.identity`.
         var identity: Int { Int(storedIdentity) }
+
+        /// Where its items are in `PolicyNodeTree.items`.
+        var itemsRange: Range<Int> { Int(itemsStart)..<Int(itemsStart) + Int(itemsCount) }
 
         var position: SourcePosition {
             get { SourcePosition(line: Int(line), column: Int(column)) }
@@ -103,8 +114,11 @@ extension PolicyNode.Scalar {
 }
 
 extension PolicyNode.Mapping {
-    init(pairs: [(key: PolicyNode, value: PolicyNode)], position: SourcePosition, identity: Int) {
-        self.pairs = pairs
+    /// `pairsRange` must lie in the tree's pairs, which hold fewer than 2^32 (the file is at most
+    /// `PolicyLimits.policyFileBytesMax` bytes, and every pair takes some).
+    init(pairsRange: Range<Int>, position: SourcePosition, identity: Int) {
+        self.pairsStart = UInt32(clamping: pairsRange.lowerBound)
+        self.pairsCount = UInt32(clamping: pairsRange.count)
         self.line = UInt32(clamping: position.line)
         self.column = UInt32(clamping: position.column)
         self.storedIdentity = Int32(clamping: identity)
@@ -112,8 +126,10 @@ extension PolicyNode.Mapping {
 }
 
 extension PolicyNode.Sequence {
-    init(items: [PolicyNode], position: SourcePosition, identity: Int) {
-        self.items = items
+    /// `itemsRange` must lie in the tree's items, like `PolicyNode.Mapping.pairsRange`.
+    init(itemsRange: Range<Int>, position: SourcePosition, identity: Int) {
+        self.itemsStart = UInt32(clamping: itemsRange.lowerBound)
+        self.itemsCount = UInt32(clamping: itemsRange.count)
         self.line = UInt32(clamping: position.line)
         self.column = UInt32(clamping: position.column)
         self.storedIdentity = Int32(clamping: identity)

@@ -12,17 +12,14 @@ final class PolicyValidator {
     /// indexed by `PolicyNode.Mapping.identity`.
     private var checkedMappings: [Bool]
     private var checkedMappingsCount = 0
-    private let sequencesCount: Int
-
-    init(restoredKeys: [SourcePosition: String], mappingsCount: Int, sequencesCount: Int) {
-        self.restoredKeys = restoredKeys
-        self.checkedMappings = Array(repeating: false, count: mappingsCount)
-        self.sequencesCount = sequencesCount
-    }
+    /// The tree the nodes belong to: it holds the pairs and items of their collections.
+    private let tree: PolicyNodeTree
 
     /// Validates a whole tree.
-    convenience init(tree: PolicyNodeTree, restoredKeys: [SourcePosition: String] = [:]) {
-        self.init(restoredKeys: restoredKeys, mappingsCount: tree.mappingsCount, sequencesCount: tree.sequencesCount)
+    init(tree: PolicyNodeTree, restoredKeys: [SourcePosition: String] = [:]) {
+        self.tree = tree
+        self.restoredKeys = restoredKeys
+        self.checkedMappings = Array(repeating: false, count: tree.mappingsCount)
     }
 
     // MARK: - Reporting
@@ -316,14 +313,10 @@ final class PolicyValidator {
 
     private func parseKey(_ node: PolicyNode, number: Int) -> KeyPolicy? {
         guard mapping(node, subject: "key #\(number)") else { return nil }
-        // Name the key by its id when the id is usable, by its position otherwise.
-        var owner = "key #\(number)"
-        if case .mapping(let raw) = node,
-           let idNode = raw.pairs.first(where: { keyText($0.key) == "id" })?.value,
-           case .scalar(let scalar) = idNode, !isNull(idNode), Identifier.isValid(scalar.string) {
-            owner = "key \(PolicyText.quoted(scalar.string))"
-        }
-        let table = fields(node, allowed: Self.keyFields, in: owner)
+        // The owner is named from the first "id" pair; while the fields are read, that pair is
+        // looked for only if a problem needs the name, and after, the table has it at hand.
+        let table = fields(node, allowed: Self.keyFields, in: keyOwner(number: number, idNode: firstValue(of: node, named: "id")))
+        let owner = keyOwner(number: number, idNode: table["id"])
         var valid = true
 
         var id: String? = nil
@@ -390,6 +383,20 @@ final class PolicyValidator {
         }
         hashUses.append((current, previous))
         return valid ? key : nil
+    }
+
+    /// A key named by its id when the id is usable, by its position otherwise.
+    private func keyOwner(number: Int, idNode: PolicyNode?) -> String {
+        if let idNode, case .scalar(let scalar) = idNode, !isNull(idNode), Identifier.isValid(scalar.string) {
+            return "key \(PolicyText.quoted(scalar.string))"
+        }
+        return "key #\(number)"
+    }
+
+    /// The value of the first pair of mapping `node` whose key reads `name`.
+    private func firstValue(of node: PolicyNode, named name: String) -> PolicyNode? {
+        guard case .mapping(let mapping) = node else { return nil }
+        return tree.pairs(of: mapping).first(where: { keyText($0.key) == name })?.value
     }
 
     // MARK: - Shared structures
@@ -576,10 +583,17 @@ final class PolicyValidator {
     struct Table {
         let allowed: [String]
         /// The mapping's pairs (shared, not copied).
-        var pairs: [(key: PolicyNode, value: PolicyNode)] = []
+        var pairs: ArraySlice<(key: PolicyNode, value: PolicyNode)> = []
         var restoredKeys: [SourcePosition: String] = [:]
         /// Bit `i` is set when `allowed[i]` appears; schemas have far fewer than 64 names.
         var present: UInt64 = 0
+        /// Where the first pair of each of the first `recordedNamesMax` allowed names is: a byte
+        /// each, its offset in `pairs` plus one (0 when not recorded, and then `firstPair(named:)`
+        /// scans). Two words rather than an array, which would be an allocation per mapping.
+        private var firstOffsets: (low: UInt64, high: UInt64) = (0, 0)
+        static let recordedNamesMax = 16
+        /// Offsets from this on are not recorded (the byte holds the offset plus one).
+        static let recordedOffsetsMax = 254
 
         init(allowed: [String]) {
             precondition(allowed.count <= 64, "a schema has at most 64 field names")
@@ -606,15 +620,31 @@ final class PolicyValidator {
             return nil
         }
 
+        mutating func recordFirst(index: Int, offset: Int) {
+            guard index < Self.recordedNamesMax, offset <= Self.recordedOffsetsMax else { return }
+            let value = UInt64(offset + 1) << UInt64(index % 8 * 8)
+            if index < 8 { firstOffsets.low |= value } else { firstOffsets.high |= value }
+        }
+
+        /// The first pair of `allowed[index]`, which is present and named `name`.
+        private func firstPair(index: Int, named name: String) -> (key: PolicyNode, value: PolicyNode)? {
+            if index < Self.recordedNamesMax {
+                let word = index < 8 ? firstOffsets.low : firstOffsets.high
+                let stored = Int(truncatingIfNeeded: word >> UInt64(index % 8 * 8) & 0xFF)
+                if stored != 0 { return pairs[pairs.startIndex + stored - 1] }
+            }
+            return firstPair(named: name)
+        }
+
         func entry(_ name: String) -> Entry? {
             guard let index = Self.index(of: name, in: allowed), present & (1 << index) != 0,
-                  let pair = firstPair(named: name) else { return nil }
+                  let pair = firstPair(index: index, named: name) else { return nil }
             return Entry(name: name, key: pair.key, value: pair.value)
         }
 
         subscript(name: String) -> PolicyNode? {
             guard let index = Self.index(of: name, in: allowed), present & (1 << index) != 0 else { return nil }
-            return firstPair(named: name)?.value
+            return firstPair(index: index, named: name)?.value
         }
     }
 
@@ -650,10 +680,10 @@ final class PolicyValidator {
         var table = Table(allowed: allowed)
         guard case .mapping(let mapping) = node else { return table }
         markChecked(mapping)
-        table.pairs = mapping.pairs
+        table.pairs = tree.pairs(of: mapping)
         table.restoredKeys = restoredKeys
-        for offset in mapping.pairs.indices {
-            let key = mapping.pairs[offset].key
+        for offset in table.pairs.indices {
+            let key = table.pairs[offset].key
             guard let name = keyText(key) else {
                 report(key, "field names \(Self.location(scope())) must be strings, got \(describe(key))")
                 continue
@@ -664,6 +694,7 @@ final class PolicyValidator {
                     report(key, "duplicate field \(PolicyText.quoted(name)) \(Self.location(scope())) (first at \(first.prose))")
                 } else {
                     table.present |= 1 << index
+                    table.recordFirst(index: index, offset: offset - table.pairs.startIndex)
                 }
             } else {
                 report(key, "unknown field \(PolicyText.quoted(name)) \(Self.location(scope()))"
@@ -681,11 +712,12 @@ final class PolicyValidator {
     ) -> [Entry] {
         guard case .mapping(let mapping) = node else { return [] }
         markChecked(mapping)
+        let pairs = tree.pairs(of: mapping)
         var entries: [Entry] = []
-        entries.reserveCapacity(mapping.pairs.count)
+        entries.reserveCapacity(pairs.count)
         var first: [String: SourcePosition] = [:]
-        first.reserveCapacity(mapping.pairs.count)
-        for (key, value) in mapping.pairs {
+        first.reserveCapacity(pairs.count)
+        for (key, value) in pairs {
             guard let name = keyText(key), !isNull(key) else {
                 report(key, "names in \(what) must be strings, got \(describe(key))")
                 continue
@@ -713,7 +745,7 @@ final class PolicyValidator {
     /// Each node is visited once, however many aliases refer to it.
     private func checkRemainingDuplicates(_ root: PolicyNode) {
         var visitedMappings = Array(repeating: false, count: checkedMappings.count)
-        var visitedSequences = Array(repeating: false, count: sequencesCount)
+        var visitedSequences = Array(repeating: false, count: tree.sequencesCount)
         var stack = [root]
         while let node = stack.popLast() {
             switch node {
@@ -722,7 +754,7 @@ final class PolicyValidator {
                 visitedMappings[mapping.identity] = true
                 if !checkedMappings[mapping.identity] {
                     var first: [String: SourcePosition] = [:]
-                    for (key, _) in mapping.pairs {
+                    for (key, _) in tree.pairs(of: mapping) {
                         guard let name = keyText(key) else { continue }
                         if let earlier = first[name] {
                             report(key, "duplicate key \(PolicyText.quoted(name)) (first at \(earlier.prose))")
@@ -731,14 +763,14 @@ final class PolicyValidator {
                         }
                     }
                 }
-                for (key, value) in mapping.pairs {
+                for (key, value) in tree.pairs(of: mapping) {
                     stack.append(key)
                     stack.append(value)
                 }
             case .sequence(let sequence):
                 guard sequence.identity < visitedSequences.count, !visitedSequences[sequence.identity] else { continue }
                 visitedSequences[sequence.identity] = true
-                stack.append(contentsOf: sequence.items)
+                stack.append(contentsOf: tree.items(of: sequence))
             case .scalar, .alias:
                 break
             }
@@ -796,8 +828,8 @@ final class PolicyValidator {
         return false
     }
 
-    private func list(_ node: PolicyNode, subject: @autoclosure () -> String) -> [PolicyNode]? {
-        if case .sequence(let sequence) = node { return sequence.items }
+    private func list(_ node: PolicyNode, subject: @autoclosure () -> String) -> ArraySlice<PolicyNode>? {
+        if case .sequence(let sequence) = node { return tree.items(of: sequence) }
         report(node, "\(subject()) must be a list, got \(describe(node))")
         return nil
     }

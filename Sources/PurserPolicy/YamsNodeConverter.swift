@@ -11,6 +11,9 @@ struct YamsNodeConverter {
     private var mappingIdentities: [SourcePosition: Int] = [:]
     private var sequenceIdentities: [SourcePosition: Int] = [:]
     private var anchored: [SourcePosition: PolicyNode] = [:]
+    /// The pairs and items of the collections converted so far (see `PolicyNodeTree`).
+    private var pairs: [(key: PolicyNode, value: PolicyNode)] = []
+    private var items: [PolicyNode] = []
 
     init(plainScalarsUnresolved: Bool) {
         self.plainScalarsUnresolved = plainScalarsUnresolved
@@ -20,7 +23,8 @@ struct YamsNodeConverter {
         var converter = YamsNodeConverter(plainScalarsUnresolved: plainScalarsUnresolved)
         let converted = root.map { converter.convert($0) }
         return PolicyNodeTree(
-            root: converted, mappingsCount: converter.mappingIdentities.count, sequencesCount: converter.sequenceIdentities.count)
+            root: converted, pairs: converter.pairs, items: converter.items,
+            mappingsCount: converter.mappingIdentities.count, sequencesCount: converter.sequenceIdentities.count)
     }
 
     mutating func convert(_ node: Node) -> PolicyNode {
@@ -36,23 +40,29 @@ struct YamsNodeConverter {
         case .mapping(let mapping):
             if node.anchor != nil, let done = anchored[position], case .mapping = done { return done }
             let identity = Self.identity(of: position, in: &mappingIdentities)
-            var pairs: [(key: PolicyNode, value: PolicyNode)] = []
-            pairs.reserveCapacity(mapping.count)
+            // Nested collections append their own pairs while this one's are converted: collect
+            // these apart, then store them side by side.
+            var converting: [(key: PolicyNode, value: PolicyNode)] = []
+            converting.reserveCapacity(mapping.count)
             for (key, value) in mapping {
-                pairs.append((convert(key), convert(value)))
+                converting.append((convert(key), convert(value)))
             }
-            let converted = PolicyNode.mapping(PolicyNode.Mapping(pairs: pairs, position: position, identity: identity))
+            let start = pairs.count
+            pairs.append(contentsOf: converting)
+            let converted = PolicyNode.mapping(PolicyNode.Mapping(pairsRange: start..<pairs.count, position: position, identity: identity))
             if node.anchor != nil { anchored[position] = converted }
             return converted
         case .sequence(let sequence):
             if node.anchor != nil, let done = anchored[position], case .sequence = done { return done }
             let identity = Self.identity(of: position, in: &sequenceIdentities)
-            var items: [PolicyNode] = []
-            items.reserveCapacity(sequence.count)
+            var converting: [PolicyNode] = []
+            converting.reserveCapacity(sequence.count)
             for item in sequence {
-                items.append(convert(item))
+                converting.append(convert(item))
             }
-            let converted = PolicyNode.sequence(PolicyNode.Sequence(items: items, position: position, identity: identity))
+            let start = items.count
+            items.append(contentsOf: converting)
+            let converted = PolicyNode.sequence(PolicyNode.Sequence(itemsRange: start..<items.count, position: position, identity: identity))
             if node.anchor != nil { anchored[position] = converted }
             return converted
         case .alias:

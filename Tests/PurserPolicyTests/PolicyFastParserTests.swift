@@ -73,7 +73,15 @@ import Yams
 
     /// A description of the first difference between the two trees, or `nil` if they are equal.
     /// `restoredKeys` are the keys the Yams loader renamed, by position.
-    static func difference(_ fast: PolicyNode?, _ yams: PolicyNode?, restoredKeys: [SourcePosition: String] = [:], path: String = "root") -> String? {
+    static func difference(_ fast: PolicyNodeTree, _ yams: PolicyNodeTree, restoredKeys: [SourcePosition: String] = [:]) -> String? {
+        difference(fast.root, in: fast, yams.root, in: yams, restoredKeys: restoredKeys, path: "root")
+    }
+
+    /// The first difference between `fast` (a node of `fastTree`) and `yams` (of `yamsTree`).
+    static func difference(
+        _ fast: PolicyNode?, in fastTree: PolicyNodeTree, _ yams: PolicyNode?, in yamsTree: PolicyNodeTree,
+        restoredKeys: [SourcePosition: String], path: String
+    ) -> String? {
         switch (fast, yams) {
         case (nil, nil): return nil
         case (nil, _), (_, nil): return "\(path): one tree is empty"
@@ -88,17 +96,29 @@ import Yams
             return nil
         case (.mapping(let a), .mapping(let b)):
             if a.position != b.position { return "\(path): mapping position \(a.position.prose) != \(b.position.prose)" }
-            if a.pairs.count != b.pairs.count { return "\(path): \(a.pairs.count) pairs != \(b.pairs.count)" }
-            for (offset, (left, right)) in zip(a.pairs, b.pairs).enumerated() {
-                if let found = difference(left.key, right.key, restoredKeys: restoredKeys, path: "\(path).key#\(offset)") { return found }
-                if let found = difference(left.value, right.value, restoredKeys: restoredKeys, path: "\(path).value#\(offset)") { return found }
+            let aPairs = fastTree.pairs(of: a)
+            let bPairs = yamsTree.pairs(of: b)
+            if aPairs.count != bPairs.count { return "\(path): \(aPairs.count) pairs != \(bPairs.count)" }
+            for (offset, (left, right)) in zip(aPairs, bPairs).enumerated() {
+                if let found = difference(left.key, in: fastTree, right.key, in: yamsTree, restoredKeys: restoredKeys, path: "\(path).key#\(offset)") {
+                    return found
+                }
+                if let found = difference(
+                    left.value, in: fastTree, right.value, in: yamsTree, restoredKeys: restoredKeys, path: "\(path).value#\(offset)"
+                ) {
+                    return found
+                }
             }
             return nil
         case (.sequence(let a), .sequence(let b)):
             if a.position != b.position { return "\(path): sequence position \(a.position.prose) != \(b.position.prose)" }
-            if a.items.count != b.items.count { return "\(path): \(a.items.count) items != \(b.items.count)" }
-            for (offset, (left, right)) in zip(a.items, b.items).enumerated() {
-                if let found = difference(left, right, restoredKeys: restoredKeys, path: "\(path)[\(offset)]") { return found }
+            let aItems = fastTree.items(of: a)
+            let bItems = yamsTree.items(of: b)
+            if aItems.count != bItems.count { return "\(path): \(aItems.count) items != \(bItems.count)" }
+            for (offset, (left, right)) in zip(aItems, bItems).enumerated() {
+                if let found = difference(left, in: fastTree, right, in: yamsTree, restoredKeys: restoredKeys, path: "\(path)[\(offset)]") {
+                    return found
+                }
             }
             return nil
         default:
@@ -114,7 +134,7 @@ import Yams
                 return "the fast parser accepted text that Yams rejects: \(document.problems.map(\.message))"
             }
             let yams = YamsNodeConverter.tree(document.root, plainScalarsUnresolved: document.plainScalarsUnresolved)
-            if let found = difference(fast.root, yams.root, restoredKeys: document.restoredKeys) { return found }
+            if let found = difference(fast, yams, restoredKeys: document.restoredKeys) { return found }
         }
         let combined = Result { () throws(PolicyValidationError) -> Policy in try PolicyParser.parse(text, fileName: "p.yaml") }
         let yamsOnly = Result { () throws(PolicyValidationError) -> Policy in try PolicyParser.parseThroughYams(text, fileName: "p.yaml") }
@@ -216,9 +236,8 @@ import Yams
         let fast = try #require(PolicyFastParser.tree(of: text))
         let document = PolicyDocument.load(text)
         let yams = YamsNodeConverter.tree(document.root, plainScalarsUnresolved: document.plainScalarsUnresolved)
-        #expect(Self.difference(fast.root, yams.root) == nil)
-        let wrong = Self.changingQuotedStyles(try #require(fast.root))
-        #expect(Self.difference(wrong, yams.root) != nil)
+        #expect(Self.difference(fast, yams) == nil)
+        #expect(Self.difference(Self.changingQuotedStyles(fast), yams) != nil)
     }
 
     @Test func comparisonCatchesAWrongPosition() throws {
@@ -226,29 +245,115 @@ import Yams
         let fast = try #require(PolicyFastParser.tree(of: text))
         let document = PolicyDocument.load(text)
         let yams = YamsNodeConverter.tree(document.root, plainScalarsUnresolved: document.plainScalarsUnresolved)
-        #expect(Self.difference(fast.root, yams.root) == nil)
+        #expect(Self.difference(fast, yams) == nil)
         guard case .mapping(var mapping) = try #require(fast.root) else {
             Issue.record("root is not a mapping")
             return
         }
         mapping.position.column += 1
-        #expect(Self.difference(.mapping(mapping), yams.root) != nil)
+        var wrong = fast
+        wrong.root = .mapping(mapping)
+        #expect(Self.difference(wrong, yams) != nil)
     }
 
     /// The tree with every single-quoted scalar marked double-quoted.
-    static func changingQuotedStyles(_ node: PolicyNode) -> PolicyNode {
-        switch node {
-        case .scalar(var scalar):
-            if scalar.style == .singleQuoted { scalar.style = .doubleQuoted }
+    static func changingQuotedStyles(_ tree: PolicyNodeTree) -> PolicyNodeTree {
+        func changing(_ node: PolicyNode) -> PolicyNode {
+            guard case .scalar(var scalar) = node, scalar.style == .singleQuoted else { return node }
+            scalar.style = .doubleQuoted
             return .scalar(scalar)
-        case .mapping(var mapping):
-            mapping.pairs = mapping.pairs.map { (changingQuotedStyles($0.key), changingQuotedStyles($0.value)) }
-            return .mapping(mapping)
-        case .sequence(var sequence):
-            sequence.items = sequence.items.map(changingQuotedStyles)
-            return .sequence(sequence)
-        case .alias:
-            return node
+        }
+        var changed = tree
+        changed.root = tree.root.map(changing)
+        changed.pairs = tree.pairs.map { (changing($0.key), changing($0.value)) }
+        changed.items = tree.items.map(changing)
+        return changed
+    }
+
+    @Test func comparisonCatchesAMissingPair() throws {
+        let text = "version: 1\nplans: { p: { models: [m] }, q: { models: [n] } }\n"
+        let fast = try #require(PolicyFastParser.tree(of: text))
+        let document = PolicyDocument.load(text)
+        let yams = YamsNodeConverter.tree(document.root, plainScalarsUnresolved: document.plainScalarsUnresolved)
+        #expect(Self.difference(fast, yams) == nil)
+        guard case .mapping(let mapping) = try #require(fast.root) else {
+            Issue.record("root is not a mapping")
+            return
+        }
+        var wrong = fast
+        let range = mapping.pairsRange
+        wrong.root = .mapping(PolicyNode.Mapping(pairsRange: range.lowerBound..<range.upperBound - 1, position: mapping.position, identity: 0))
+        #expect(Self.difference(wrong, yams) != nil)
+    }
+
+    // MARK: - Flat storage
+
+    /// Each collection's range holds exactly its own children, in order, however deeply
+    /// collections nest and wherever an empty one sits.
+    @Test func collectionsOwnTheirRanges() throws {
+        let text = "a: {b: [1, {}, [], [2, 3]], c: {}}\nd:\n  - e: []\n    f: {g: h}\n  - []\ni: j\n"
+        let tree = try #require(PolicyFastParser.tree(of: text))
+        #expect(tree.mappingsCount == 6)
+        #expect(tree.sequencesCount == 6)
+        func render(_ node: PolicyNode) -> String {
+            switch node {
+            case .scalar(let scalar): return scalar.string
+            case .mapping(let mapping):
+                return "{" + tree.pairs(of: mapping).map { render($0.key) + ":" + render($0.value) }.joined(separator: ",") + "}"
+            case .sequence(let sequence): return "[" + tree.items(of: sequence).map(render).joined(separator: ",") + "]"
+            case .alias: return "*"
+            }
+        }
+        #expect(render(try #require(tree.root)) == "{a:{b:[1,{},[],[2,3]],c:{}},d:[{e:[],f:{g:h}},[]],i:j}")
+        // Every pair and item belongs to exactly one collection: nothing left over, nothing shared.
+        #expect(tree.pairs.count == 8)
+        #expect(tree.items.count == 8)
+    }
+
+    /// The counts that size the two big arrays match a byte-at-a-time count, at every length
+    /// around the sixteen-byte steps and past a batch of 255 steps.
+    @Test func entryMarksAreCounted() {
+        var random = SeededRandom(seed: 0x5EED_0003)
+        let alphabet = Array(":-,[a {}\n".utf8)
+        for length in Array(0...40) + [16 * 255 - 1, 16 * 255, 16 * 255 + 17, 16 * 600 + 5] {
+            // Mostly marks, so that byte-wide counters would wrap if a batch were too long.
+            let bytes = (0..<length).map { _ in random.chance(90) ? UInt8(ascii: ":") : alphabet[random.next(alphabet.count)] }
+            let expected = (bytes.filter { $0 == UInt8(ascii: ":") }.count,
+                            bytes.filter { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "[") }.count)
+            let counted = bytes.withUnsafeBufferPointer { PolicyFastParser.countEntryMarks($0) }
+            #expect(counted.colons == expected.0 && counted.itemMarks == expected.1, "length \(length)")
+        }
+        let dashes = Array(repeating: UInt8(ascii: "-"), count: 16 * 300)
+        #expect(dashes.withUnsafeBufferPointer { PolicyFastParser.countEntryMarks($0) }.itemMarks == 16 * 300)
+    }
+
+    /// A mapping used through aliases keeps one identity (the validator checks it once), and
+    /// every use reads the same pairs from the flat arrays.
+    @Test func aliasesKeepTheirIdentity() throws {
+        let text = "a: &x {b: [1]}\nc: *x\nd: *x\n"
+        let document = PolicyDocument.load(text)
+        let tree = YamsNodeConverter.tree(document.root, plainScalarsUnresolved: document.plainScalarsUnresolved)
+        #expect(tree.mappingsCount == 2)
+        #expect(tree.sequencesCount == 1)
+        guard case .mapping(let root) = try #require(tree.root) else {
+            Issue.record("root is not a mapping")
+            return
+        }
+        let uses = tree.pairs(of: root).map(\.value)
+        #expect(uses.count == 3)
+        for use in uses {
+            guard case .mapping(let mapping) = use else {
+                Issue.record("an alias is not a mapping")
+                continue
+            }
+            #expect(mapping.identity == 1)
+            let pairs = tree.pairs(of: mapping)
+            guard pairs.count == 1, case .scalar(let key) = pairs[pairs.startIndex].key, case .sequence(let items) = pairs[pairs.startIndex].value else {
+                Issue.record("an alias does not read {b: [1]}")
+                continue
+            }
+            #expect(key.string == "b")
+            #expect(tree.items(of: items).count == 1)
         }
     }
 

@@ -410,4 +410,14 @@ let problemCases: [ProblemCase] = [
         #expect(PolicyText.quoted("a\"b\\c\nd\u{7}") == "\"a\\\"b\\\\c\\nd\\u{7}\"")
         #expect(PolicyText.quoted(String(repeating: "z", count: 70)) == "\"" + String(repeating: "z", count: 64) + "...\"")
     }
+
+    /// The validator remembers where each field of a mapping is only for its first 255 pairs; a
+    /// field further on is still found (and names the key), and its repeat still points at it.
+    @Test func fieldsFarIntoAMappingAreFound() {
+        let unknown = (0..<300).map { "    x\($0): 1\n" }.joined()
+        let text = base + "keys:\n  - tenant: t\n" + unknown + "    id: k\n    sha256: \(hashA)\n    id: k\n"
+        var expected = (0..<300).map { "p.yaml:\(7 + $0):5: unknown field \"x\($0)\" in key \"k\"" }
+        expected.append("p.yaml:309:5: duplicate field \"id\" in key \"k\" (first at line 307, column 5)")
+        #expect(problemLines(text) == expected)
+    }
 }
