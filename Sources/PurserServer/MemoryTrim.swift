@@ -22,4 +22,28 @@ enum MemoryTrim {
     static func releaseFreedMemory() {
         _ = mallocTrim?(0)
     }
+
+    private typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
+
+    /// glibc's `mallopt`, for the same reason as `malloc_trim`.
+    private static let mallocOption: MallocOption? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
+        return unsafeBitCast(symbol, to: MallocOption.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// glibc's `M_ARENA_MAX` (malloc.h).
+    private static let arenaCountMaxOption: Int32 = -8
+
+    /// Makes every thread allocate from one glibc arena. By default each thread that allocates
+    /// (the event loop, the reload queue, the ledger, the syncer) may get its own arena, and
+    /// freed parse memory stays stranded in whichever arena the reload happened to run on:
+    /// measured with 100,000 keys, five reloads left 45 MiB of heap resident with per-thread
+    /// arenas and 25 MiB with one. The daemon is one busy loop thread; the lock is uncontended.
+    static func useOneArena() {
+        _ = mallocOption?(arenaCountMaxOption, 1)
+    }
 }

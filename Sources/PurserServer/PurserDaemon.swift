@@ -14,6 +14,7 @@ public enum PurserDaemon {
     }
 
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
+        MemoryTrim.useOneArena()
         let (store, lock, onStoreError) = try prepare(configuration: configuration, logger: logger)
         MemoryTrim.releaseFreedMemory()
 
