@@ -598,11 +598,7 @@ struct PolicyFastParser {
             unescaped?.append(current)
             index += 1
         }
-        let text = unescaped.map { String(decoding: $0, as: UTF8.self) }
-            ?? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        index += 1  // the closing quote
-        try checkAfterQuoted()
-        return PolicyNode.Scalar(string: text, style: .singleQuoted, position: mark)
+        return try finishQuoted(from: start, unescaped: unescaped, style: .singleQuoted, position: mark)
     }
 
     /// `"..."` with YAML's escapes, on one line.
@@ -625,11 +621,19 @@ struct PolicyFastParser {
             unescaped?.append(value)
             index += 1
         }
+        return try finishQuoted(from: start, unescaped: unescaped, style: .doubleQuoted, position: mark)
+    }
+
+    /// The scalar of a quoted run that ends at `index` (its closing quote): the source bytes as
+    /// they are when nothing was escaped, else the unescaped copy.
+    private mutating func finishQuoted(
+        from start: Int, unescaped: [UInt8]?, style: PolicyNode.Style, position mark: SourcePosition
+    ) throws(Unsupported) -> PolicyNode.Scalar {
         let text = unescaped.map { String(decoding: $0, as: UTF8.self) }
             ?? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         index += 1  // the closing quote
         try checkAfterQuoted()
-        return PolicyNode.Scalar(string: text, style: .doubleQuoted, position: mark)
+        return PolicyNode.Scalar(string: text, style: style, position: mark)
     }
 
     /// The scalar an escape stands for; `index` is just past the backslash. Escapes that Yams
