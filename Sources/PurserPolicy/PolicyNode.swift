@@ -22,18 +22,13 @@ enum PolicyNode: Sendable {
     /// `PolicyLimits.policyFileBytesMax` bytes), its style and its tag.
     struct Scalar: Sendable {
         var string: String
-        fileprivate var line: UInt32
-        fileprivate var column: UInt32
+        fileprivate var packedPosition: PackedPosition
         var style: Style
         var tag: PolicyScalarTag
 
-
         var position: SourcePosition {
-            get { SourcePosition(line: Int(line), column: Int(column)) }
-            set {
-                line = UInt32(clamping: newValue.line)
-                column = UInt32(clamping: newValue.column)
-            }
+            get { packedPosition.position }
+            set { packedPosition = PackedPosition(newValue) }
         }
 
         /// The YAML 1.1 tag the scalar resolves to.
@@ -44,52 +39,36 @@ enum PolicyNode: Sendable {
     }
 
     /// Its pairs are `PolicyNodeTree.pairs[pairsRange]`: one array per tree rather than one per
-    /// mapping (a 100,000-key file has hundreds of thousands of collections). Range, position and
-    /// identity in 32-bit numbers, so that a node takes 32 bytes whatever its kind.
+    /// mapping (a 100,000-key file has hundreds of thousands of collections).
     struct Mapping: Sendable {
-        fileprivate var pairsStart: UInt32
-        fileprivate var pairsCount: UInt32
-        fileprivate var line: UInt32
-        fileprivate var column: UInt32
-        fileprivate var storedIdentity: Int32
+        fileprivate var layout: CollectionLayout
 
         /// Numbers the distinct mappings of one tree from 0, so the validator can mark the ones it
         /// checked in an array instead of a set (an aliased mapping has one number for all its uses).
-        var identity: Int { Int(storedIdentity) }
+        var identity: Int { layout.identity }
 
         /// Where its pairs are in `PolicyNodeTree.pairs`.
-        var pairsRange: Range<Int> { Int(pairsStart)..<Int(pairsStart) + Int(pairsCount) }
+        var pairsRange: Range<Int> { layout.range }
 
         var position: SourcePosition {
-            get { SourcePosition(line: Int(line), column: Int(column)) }
-            set {
-                line = UInt32(clamping: newValue.line)
-                column = UInt32(clamping: newValue.column)
-            }
+            get { layout.position }
+            set { layout.position = newValue }
         }
     }
 
-    /// Its items are `PolicyNodeTree.items[itemsRange]`, like `Mapping.pairsRange`; range,
-    /// position and identity in 32-bit numbers, like `Mapping`.
+    /// Its items are `PolicyNodeTree.items[itemsRange]`, like `Mapping.pairsRange`.
     struct Sequence: Sendable {
-        fileprivate var itemsStart: UInt32
-        fileprivate var itemsCount: UInt32
-        fileprivate var line: UInt32
-        fileprivate var column: UInt32
-        fileprivate var storedIdentity: Int32
+        fileprivate var layout: CollectionLayout
 
         /// Numbers the distinct sequences of one tree from 0, like `Mapping.identity`.
-        var identity: Int { Int(storedIdentity) }
+        var identity: Int { layout.identity }
 
         /// Where its items are in `PolicyNodeTree.items`.
-        var itemsRange: Range<Int> { Int(itemsStart)..<Int(itemsStart) + Int(itemsCount) }
+        var itemsRange: Range<Int> { layout.range }
 
         var position: SourcePosition {
-            get { SourcePosition(line: Int(line), column: Int(column)) }
-            set {
-                line = UInt32(clamping: newValue.line)
-                column = UInt32(clamping: newValue.column)
-            }
+            get { layout.position }
+            set { layout.position = newValue }
         }
     }
 
@@ -106,8 +85,7 @@ enum PolicyNode: Sendable {
 extension PolicyNode.Scalar {
     init(string: String, style: PolicyNode.Style, tag: PolicyScalarTag = .implicit, position: SourcePosition) {
         self.string = string
-        self.line = UInt32(clamping: position.line)
-        self.column = UInt32(clamping: position.column)
+        self.packedPosition = PolicyNode.PackedPosition(position)
         self.style = style
         self.tag = tag
     }
@@ -117,21 +95,53 @@ extension PolicyNode.Mapping {
     /// `pairsRange` must lie in the tree's pairs, which hold fewer than 2^32 (the file is at most
     /// `PolicyLimits.policyFileBytesMax` bytes, and every pair takes some).
     init(pairsRange: Range<Int>, position: SourcePosition, identity: Int) {
-        self.pairsStart = UInt32(clamping: pairsRange.lowerBound)
-        self.pairsCount = UInt32(clamping: pairsRange.count)
-        self.line = UInt32(clamping: position.line)
-        self.column = UInt32(clamping: position.column)
-        self.storedIdentity = Int32(clamping: identity)
+        self.layout = PolicyNode.CollectionLayout(range: pairsRange, position: position, identity: identity)
     }
 }
 
 extension PolicyNode.Sequence {
     /// `itemsRange` must lie in the tree's items, like `PolicyNode.Mapping.pairsRange`.
     init(itemsRange: Range<Int>, position: SourcePosition, identity: Int) {
-        self.itemsStart = UInt32(clamping: itemsRange.lowerBound)
-        self.itemsCount = UInt32(clamping: itemsRange.count)
-        self.line = UInt32(clamping: position.line)
-        self.column = UInt32(clamping: position.column)
-        self.storedIdentity = Int32(clamping: identity)
+        self.layout = PolicyNode.CollectionLayout(range: itemsRange, position: position, identity: identity)
+    }
+}
+
+extension PolicyNode {
+    /// A `SourcePosition` in two 32-bit numbers (the file is at most `PolicyLimits.policyFileBytesMax`
+    /// bytes), so that every node fits in 32 bytes whatever its kind.
+    struct PackedPosition: Sendable {
+        private var line: UInt32
+        private var column: UInt32
+
+        init(_ position: SourcePosition) {
+            line = UInt32(clamping: position.line)
+            column = UInt32(clamping: position.column)
+        }
+
+        var position: SourcePosition { SourcePosition(line: Int(line), column: Int(column)) }
+    }
+
+    /// What a mapping and a sequence both are: a run of their tree's shared array (pairs or items),
+    /// a position and an identity, in 32-bit numbers.
+    struct CollectionLayout: Sendable {
+        private var start: UInt32
+        private var count: UInt32
+        private var packedPosition: PackedPosition
+        private var storedIdentity: Int32
+
+        init(range: Range<Int>, position: SourcePosition, identity: Int) {
+            start = UInt32(clamping: range.lowerBound)
+            count = UInt32(clamping: range.count)
+            packedPosition = PackedPosition(position)
+            storedIdentity = Int32(clamping: identity)
+        }
+
+        var range: Range<Int> { Int(start)..<Int(start) + Int(count) }
+        var identity: Int { Int(storedIdentity) }
+
+        var position: SourcePosition {
+            get { packedPosition.position }
+            set { packedPosition = PackedPosition(newValue) }
+        }
     }
 }
