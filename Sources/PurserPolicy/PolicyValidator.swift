@@ -105,38 +105,15 @@ final class PolicyValidator {
             policy.defaults = parseDefaults(defaults.value)
         }
 
-        var priceNames: [String] = []
-        if let prices = section(top, "prices") {
-            let entries = collection(prices.value, what: "prices", countLimit: PolicyLimits.pricesCountMax, countAt: prices.key) {
-                "duplicate price for model \(PolicyText.quoted($0))"
-            }
-            for entry in entries {
-                priceNames.append(entry.name)
-                if let price = parsePrice(entry) { policy.prices[entry.name] = price }
-            }
-        }
-
-        var planNames: [String] = []
-        if let plans = section(top, "plans") {
-            let entries = collection(plans.value, what: "plans", countLimit: PolicyLimits.plansCountMax, countAt: plans.key) {
-                "duplicate plan \(PolicyText.quoted($0))"
-            }
-            for entry in entries {
-                planNames.append(entry.name)
-                if let plan = parsePlan(entry) { policy.plans[entry.name] = plan }
-            }
-        }
-
-        var tenantNames: [String] = []
-        if let tenants = section(top, "tenants") {
-            let entries = collection(tenants.value, what: "tenants", countLimit: PolicyLimits.tenantsCountMax, countAt: tenants.key) {
-                "duplicate tenant \(PolicyText.quoted($0))"
-            }
-            for entry in entries {
-                tenantNames.append(entry.name)
-                if let tenant = parseTenant(entry) { policy.tenants[entry.name] = tenant }
-            }
-        }
+        let priceNames = namedSection(top, "prices", what: "prices", countLimit: PolicyLimits.pricesCountMax, into: &policy.prices) {
+            "duplicate price for model \(PolicyText.quoted($0))"
+        } parse: { parsePrice($0) }
+        let planNames = namedSection(top, "plans", what: "plans", countLimit: PolicyLimits.plansCountMax, into: &policy.plans) {
+            "duplicate plan \(PolicyText.quoted($0))"
+        } parse: { parsePlan($0) }
+        let tenantNames = namedSection(top, "tenants", what: "tenants", countLimit: PolicyLimits.tenantsCountMax, into: &policy.tenants) {
+            "duplicate tenant \(PolicyText.quoted($0))"
+        } parse: { parseTenant($0) }
 
         if let keysEntry = top.entry("keys"), !isNull(keysEntry.value),
            let keys = list(keysEntry.value, subject: field("keys", in: nil)) {
@@ -733,6 +710,21 @@ final class PolicyValidator {
             report(countAt, "too many \(what): \(entries.count) (limit \(countLimit))")
         }
         return entries
+    }
+
+    /// A top-level section of named entries (prices, plans, tenants): each entry parsed on its own
+    /// and stored under its name when valid. Returns every name, valid or not, so that references
+    /// to an entry with problems are not reported as unknown too.
+    private func namedSection<Value>(
+        _ top: Table, _ name: String, what: String, countLimit: Int, into values: inout [String: Value],
+        duplicate: (String) -> String, parse: (Entry) -> Value?
+    ) -> [String] {
+        guard let section = section(top, name) else { return [] }
+        let entries = collection(section.value, what: what, countLimit: countLimit, countAt: section.key, duplicate: duplicate)
+        for entry in entries {
+            if let value = parse(entry) { values[entry.name] = value }
+        }
+        return entries.map(\.name)
     }
 
     /// A top-level section that holds a mapping; absent or null means empty.
