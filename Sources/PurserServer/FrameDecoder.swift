@@ -21,8 +21,8 @@ struct FrameDecoder: ByteToMessageDecoder {
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         switch state {
         case .waitingForLength:
-            guard let prefix = buffer.readBytes(length: WireLimits.lengthPrefixBytes) else { return .needMoreData }
-            state = .waitingForPayload(bytes: try WireCodec.payloadLength(prefix: prefix, frameBytesMax: frameBytesMax))
+            guard let prefix = buffer.readInteger(endianness: .big, as: UInt32.self) else { return .needMoreData }
+            state = .waitingForPayload(bytes: try WireCodec.payloadLength(prefix, frameBytesMax: frameBytesMax))
             return .continue
         case .waitingForPayload(let bytes):
             guard let payload = buffer.readSlice(length: bytes) else { return .needMoreData }

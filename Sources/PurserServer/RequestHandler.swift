@@ -57,12 +57,15 @@ final class RequestHandler: ChannelDuplexHandler {
 
     /// Decodes one frame and starts its request.
     private func take(_ payload: ByteBuffer, context: ChannelHandlerContext) {
-        let bytes = Array(payload.readableBytesView)
-        let correlationId = WireCodec.correlationId(ofPayload: bytes)
+        // Decoded in place from the receive buffer: no copy of the payload.
+        let (correlationId, decoded) = payload.withUnsafeReadableBytes { bytes in
+            (WireCodec.correlationId(bytes: bytes), Result { () throws(WireError) in try WireRequest(bytes: bytes) })
+        }
         let request: WireRequest
-        do {
-            request = try WireRequest(payload: bytes)
-        } catch {
+        switch decoded {
+        case .success(let value):
+            request = value
+        case .failure(let error):
             fail(context: context, error: error, correlationId: correlationId)
             return
         }
@@ -78,23 +81,38 @@ final class RequestHandler: ChannelDuplexHandler {
             return
         }
         inflight += 1
-        processor.process(request, on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            self.inflight -= 1
-            switch result {
-            case .success(var reply):
-                reply.correlationId = correlationId
-                self.write(context: context, frame: WireCodec.encode(reply))
-            case .failure(let error as WireError):
-                if error.code.closesConnection {
-                    self.fail(context: context, error: error, correlationId: correlationId)
-                } else {
-                    self.write(context: context, frame: WireCodec.encodeError(error, correlationId: correlationId))
+        let eventLoop = context.eventLoop
+        let connection = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+        processor.process(request) { result in
+            // Authorize replies come back on this loop (the writer runs here); settles come from
+            // the syncer thread and hop.
+            if eventLoop.inEventLoop {
+                connection.value.handler.answer(result, correlationId: correlationId, context: connection.value.context)
+            } else {
+                eventLoop.execute {
+                    connection.value.handler.answer(result, correlationId: correlationId, context: connection.value.context)
                 }
-            case .failure(let error):
-                self.write(context: context, frame: WireCodec.encodeError(WireError(.unavailable, "\(error)"), correlationId: correlationId))
             }
-            self.afterReply(context: context)
         }
+    }
+
+    /// Writes the reply (or error) of a request taken earlier, then takes what waited for room.
+    private func answer(_ result: Result<WireMessage, Error>, correlationId: UInt64, context: ChannelHandlerContext) {
+        inflight -= 1
+        switch result {
+        case .success(var reply):
+            reply.correlationId = correlationId
+            write(context: context, frame: WireCodec.encode(reply))
+        case .failure(let error as WireError):
+            if error.code.closesConnection {
+                fail(context: context, error: error, correlationId: correlationId)
+            } else {
+                write(context: context, frame: WireCodec.encodeError(error, correlationId: correlationId))
+            }
+        case .failure(let error):
+            write(context: context, frame: WireCodec.encodeError(WireError(.unavailable, "\(error)"), correlationId: correlationId))
+        }
+        afterReply(context: context)
     }
 
     /// True when the connection must not take more work: at its in-flight limit, with frames
@@ -157,7 +175,7 @@ final class RequestHandler: ChannelDuplexHandler {
             draining = true
             // Frames read but not started will not be: each is told so.
             while let waiting = pending.popFirst() {
-                let correlationId = WireCodec.correlationId(ofPayload: Array(waiting.readableBytesView))
+                let correlationId = waiting.withUnsafeReadableBytes { WireCodec.correlationId(bytes: $0) }
                 write(context: context, frame: WireCodec.encodeError(Self.shuttingDown, correlationId: correlationId))
             }
             closeIfIdle(context: context)

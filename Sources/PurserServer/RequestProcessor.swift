@@ -40,30 +40,35 @@ final class RequestProcessor: Sendable {
         self.ledger = ledger
     }
 
-    /// The reply to `request` (without its correlation id), completed on any thread.
-    func process(_ request: WireRequest, on eventLoop: EventLoop) -> EventLoopFuture<WireMessage> {
+    /// Where a reply goes: called exactly once, on any thread (the syncer answers settles).
+    typealias ReplyHandler = @Sendable (Result<WireMessage, Error>) -> Void
+
+    /// Computes the reply to `request` (without its correlation id) and hands it to `reply`.
+    ///
+    /// A callback rather than a future: a request in the daemon's hot path used to make two or
+    /// three promises and their callback lists, several allocations per request for a value that
+    /// has exactly one consumer.
+    func process(_ request: WireRequest, reply: @escaping ReplyHandler) {
         switch request {
         case .ping:
-            return eventLoop.makeCompletedFuture { try pong() }
+            reply(Result { try pong() })
         case .status:
-            return eventLoop.makeCompletedFuture { try status() }
+            reply(Result { try status() })
         case .reload:
-            let promise = eventLoop.makePromise(of: WireMessage.self)
             reloader.reload(reason: "admin message") { result in
                 switch result {
                 case .success(let outcome):
-                    var reply = WireMessage(type: .reloadReply, correlationId: 0)
-                    reply.set("policy_version", outcome.summary.version)
-                    reply.set("plans", Int64(outcome.summary.plansCount))
-                    reply.set("tenants", Int64(outcome.summary.tenantsCount))
-                    reply.set("keys", Int64(outcome.summary.keysCount))
-                    reply.set("duration_us", outcome.durationMicroseconds)
-                    promise.succeed(reply)
+                    var message = WireMessage(type: .reloadReply, correlationId: 0)
+                    message.set("policy_version", outcome.summary.version)
+                    message.set("plans", Int64(outcome.summary.plansCount))
+                    message.set("tenants", Int64(outcome.summary.tenantsCount))
+                    message.set("keys", Int64(outcome.summary.keysCount))
+                    message.set("duration_us", outcome.durationMicroseconds)
+                    reply(.success(message))
                 case .failure(let error):
-                    promise.fail(error)
+                    reply(.failure(error))
                 }
             }
-            return promise.futureResult
         case .authorize(let fields):
             let estimate: TokenOrMicrosAmount = fields.estimateMicros.map { .micros($0) }
                 ?? .tokens(inputTokens: fields.inputTokens!, outputTokens: fields.maxOutputTokens!)
@@ -72,49 +77,47 @@ final class RequestProcessor: Sendable {
                 request: AuthorizeRequest(requestId: fields.requestId, model: fields.model, tags: fields.tags, estimate: estimate)
             )
             let storeErrorPolicy = self.storeErrorPolicy
-            return submit(operation, on: eventLoop).flatMapError { error in
+            submit(operation) { result in
                 // A store that cannot decide still owes the proxy a decision: the policy's.
-                guard let wireError = error as? WireError, wireError.code == .unavailable else {
-                    return eventLoop.makeFailedFuture(error)
+                if case .failure(let error as WireError) = result, error.code == .unavailable {
+                    reply(.success(ReplyBuilder.unavailableDecision(
+                        policy: storeErrorPolicy.withLockedValue { $0 }, reason: error.message
+                    )))
+                } else {
+                    reply(result)
                 }
-                return eventLoop.makeSucceededFuture(ReplyBuilder.unavailableDecision(
-                    policy: storeErrorPolicy.withLockedValue { $0 }, reason: wireError.message
-                ))
             }
         case .settle(let fields):
             guard let status = SettleStatus(rawValue: fields.status) else {
-                return eventLoop.makeFailedFuture(WireError(.badRequest, "status must be ok, error or cancelled"))
+                reply(.failure(WireError(.badRequest, "status must be ok, error or cancelled")))
+                return
             }
             let cost: TokenOrMicrosAmount = fields.costMicros.map { .micros($0) }
                 ?? .tokens(inputTokens: fields.inputTokens!, outputTokens: fields.outputTokens!)
-            return submit(.settle(SettleRequest(reservationId: fields.reservation, cost: cost, status: status, retries: fields.retries)), on: eventLoop)
+            submit(.settle(SettleRequest(reservationId: fields.reservation, cost: cost, status: status, retries: fields.retries)), reply: reply)
         case .release(let reservation):
-            return submit(.release(reservationId: reservation), on: eventLoop)
+            submit(.release(reservationId: reservation), reply: reply)
         case .usage(let fields):
-            let promise = eventLoop.makePromise(of: WireMessage.self)
             // Opening SQLite and reading rollups is blocking work: never on an event loop.
             usageQueue.async { [ledger] in
-                promise.completeWith(Result { try UsageAnswer.reply(fields, ledgerPath: ledger.ledgerPath) })
+                reply(Result { try UsageAnswer.reply(fields, ledgerPath: ledger.ledgerPath) })
             }
-            return promise.futureResult
         case .credit(let fields):
-            return submit(.credit(tenantId: fields.tenant, micros: fields.micros, memo: fields.memo, requestId: fields.requestId), on: eventLoop)
+            submit(.credit(tenantId: fields.tenant, micros: fields.micros, memo: fields.memo, requestId: fields.requestId), reply: reply)
         }
     }
 
-    private func submit(_ operation: StoreOperation, on eventLoop: EventLoop) -> EventLoopFuture<WireMessage> {
-        let promise = eventLoop.makePromise(of: WireMessage.self)
+    private func submit(_ operation: StoreOperation, reply: @escaping ReplyHandler) {
         writer.submit(operation) { result in
             switch result {
             case .success(let outcome):
-                promise.completeWith(Result { try ReplyBuilder.reply(to: outcome) })
+                reply(Result { try ReplyBuilder.reply(to: outcome) })
             case .failure(.shuttingDown):
-                promise.fail(WireError(.shuttingDown, "the server is shutting down; this request was not applied"))
+                reply(.failure(WireError(.shuttingDown, "the server is shutting down; this request was not applied")))
             case .failure(let error):
-                promise.fail(WireError(.unavailable, "the store could not answer: \(error)"))
+                reply(.failure(WireError(.unavailable, "the store could not answer: \(error)")))
             }
         }
-        return promise.futureResult
     }
 
     private func pong() throws -> WireMessage {

@@ -5,7 +5,33 @@ public enum MessageSchema {
     static let short = FieldKind.string(bytesMax: 64)
     static let text = FieldKind.string(bytesMax: 65_535)
 
+    /// The fields of `type`, in ascending tag order. Built once per type: the daemon asks for a
+    /// schema for every message it decodes or encodes.
     public static func fields(of type: MessageType) -> [FieldSpec] {
+        table[Int(type.rawValue)]
+    }
+
+    /// Where the field `name` sits in the schema of `type`. Names are short ASCII literals, so a
+    /// scan comparing them is cheaper than hashing one.
+    static func index(of name: String, in type: MessageType) -> Int? {
+        table[Int(type.rawValue)].firstIndex { $0.name == name }
+    }
+
+    /// Where the field with `tag` sits in the schema of `type`. Every schema numbers its tags
+    /// 1, 2, 3, ... so the tag usually is the position; the scan covers any gap.
+    static func index(ofTag tag: UInt16, in type: MessageType) -> Int? {
+        let specs = table[Int(type.rawValue)]
+        let guess = Int(tag) - 1
+        if guess >= 0 && guess < specs.count && specs[guess].tag == tag { return guess }
+        return specs.firstIndex { $0.tag == tag }
+    }
+
+    /// Every schema, indexed by the type byte (empty for bytes that are no type).
+    private static let table: [[FieldSpec]] = (0...255).map { byte in
+        MessageType(rawValue: UInt8(byte)).map(build) ?? []
+    }
+
+    private static func build(_ type: MessageType) -> [FieldSpec] {
         switch type {
         case .authorize:
             return [
@@ -131,9 +157,9 @@ public enum MessageSchema {
 
     /// The spec of `name` in `type`; a programming error if absent.
     static func spec(_ type: MessageType, _ name: String) -> FieldSpec {
-        guard let spec = fields(of: type).first(where: { $0.name == name }) else {
+        guard let index = index(of: name, in: type) else {
             preconditionFailure("\(type.name) has no field \(name)")
         }
-        return spec
+        return fields(of: type)[index]
     }
 }

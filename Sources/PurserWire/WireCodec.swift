@@ -5,7 +5,12 @@ public enum WireCodec {
     /// smaller than a header, before the caller reads or allocates anything for it.
     public static func payloadLength(prefix: some Collection<UInt8>, frameBytesMax: Int) throws(WireError) -> Int {
         precondition(prefix.count == WireLimits.lengthPrefixBytes)
-        let length = prefix.reduce(0) { $0 << 8 | Int($1) }
+        return try payloadLength(prefix.reduce(0) { $0 << 8 | UInt32($1) }, frameBytesMax: frameBytesMax)
+    }
+
+    /// The same check on a prefix already read as a big-endian integer.
+    public static func payloadLength(_ prefix: UInt32, frameBytesMax: Int) throws(WireError) -> Int {
+        let length = Int(prefix)
         guard length <= frameBytesMax else {
             throw WireError(.frameTooLarge, "frame of \(length) bytes exceeds frameBytesMax of \(frameBytesMax)")
         }
@@ -18,13 +23,22 @@ public enum WireCodec {
     /// The correlation id of a payload, or 0 if the payload is too short to hold one; used to
     /// address an error reply to a payload that failed to decode.
     public static func correlationId(ofPayload payload: some RandomAccessCollection<UInt8>) -> UInt64 {
-        guard payload.count >= WireLimits.headerBytes else { return 0 }
-        return payload.dropFirst(2).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+        withContiguousBytes(payload) { correlationId(bytes: $0) }
+    }
+
+    public static func correlationId(bytes: UnsafeRawBufferPointer) -> UInt64 {
+        guard bytes.count >= WireLimits.headerBytes else { return 0 }
+        return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt64.self))
     }
 
     /// Decodes one payload (the bytes after the length prefix).
     public static func decode(payload: some RandomAccessCollection<UInt8>) throws(WireError) -> WireMessage {
-        let bytes = Array(payload)
+        try withContiguousBytes(payload) { bytes in Result { () throws(WireError) in try decode(bytes: bytes) } }.get()
+    }
+
+    /// Decodes one payload in place: the daemon hands the bytes of its receive buffer, so a
+    /// request costs no copy before its strings are made.
+    public static func decode(bytes: UnsafeRawBufferPointer) throws(WireError) -> WireMessage {
         guard bytes.count >= WireLimits.headerBytes else {
             throw WireError(.malformedFrame, "payload of \(bytes.count) bytes is shorter than the \(WireLimits.headerBytes)-byte header")
         }
@@ -34,7 +48,7 @@ public enum WireCodec {
         guard let type = MessageType(rawValue: bytes[1]) else {
             throw WireError(.unknownType, "unknown message type 0x\(String(bytes[1], radix: 16))")
         }
-        var message = WireMessage(type: type, correlationId: correlationId(ofPayload: bytes))
+        var message = WireMessage(type: type, correlationId: correlationId(bytes: bytes))
         let specs = MessageSchema.fields(of: type)
         var offset = WireLimits.headerBytes
         while offset < bytes.count {
@@ -49,26 +63,27 @@ public enum WireCodec {
             }
             offset = start + length
             // Unknown tags are skipped: that is how newer peers add fields.
-            guard let spec = specs.first(where: { $0.tag == tag }) else { continue }
-            if !spec.repeated, message.fields[spec.name] != nil {
+            guard let index = MessageSchema.index(ofTag: tag, in: type) else { continue }
+            let spec = specs[index]
+            if !spec.repeated, message.slots[index] != .absent {
                 throw WireError(.malformedField, "\(spec.name) appears twice in \(type.name)")
             }
-            let value = try decodeValue(bytes[start..<offset], spec: spec, type: type)
-            message.fields[spec.name, default: []].append(value)
+            let value = try decodeValue(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), spec: spec)
+            message.slots[index].append(value)
         }
-        for spec in specs where spec.required && message.fields[spec.name] == nil {
+        for (index, spec) in specs.enumerated() where spec.required && message.slots[index] == .absent {
             throw WireError(.malformedField, "\(type.name) needs \(spec.name)")
         }
         return message
     }
 
-    private static func decodeValue(_ value: ArraySlice<UInt8>, spec: FieldSpec, type: MessageType) throws(WireError) -> FieldValue {
+    private static func decodeValue(_ value: UnsafeRawBufferPointer, spec: FieldSpec) throws(WireError) -> FieldValue {
         switch spec.kind {
         case .string(let bytesMax):
             guard value.count <= bytesMax else {
                 throw WireError(.malformedField, "\(spec.name) of \(value.count) bytes exceeds \(bytesMax)")
             }
-            guard let string = String(validating: value, as: UTF8.self) else {
+            guard let string = String(validating: value.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
                 throw WireError(.malformedField, "\(spec.name) is not valid UTF-8")
             }
             return .string(string)
@@ -76,13 +91,23 @@ public enum WireCodec {
             guard value.count == 8 else {
                 throw WireError(.malformedField, "\(spec.name) must be 8 bytes, got \(value.count)")
             }
-            return .int64(Int64(bitPattern: value.reduce(0) { $0 << 8 | UInt64($1) }))
+            return .int64(Int64(bitPattern: UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))))
         case .bool:
-            guard value.count == 1, value.first! <= 1 else {
+            guard value.count == 1, value[0] <= 1 else {
                 throw WireError(.malformedField, "\(spec.name) must be one byte, 0 or 1")
             }
-            return .bool(value.first! == 1)
+            return .bool(value[0] == 1)
         }
+    }
+
+    /// Runs `body` on the bytes of `collection`, copying them only if they are not contiguous.
+    private static func withContiguousBytes<Result>(
+        _ collection: some RandomAccessCollection<UInt8>, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        if let result = collection.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        return Array(collection).withUnsafeBytes(body)
     }
 
     /// Encodes a message as a whole frame, length prefix included, fields in ascending tag order.
@@ -90,47 +115,58 @@ public enum WireCodec {
     /// writes is one its peer accepts.
     public static func encode(_ message: WireMessage) -> [UInt8] {
         var bytes: [UInt8] = [0, 0, 0, 0, WireLimits.protocolVersion, message.type.rawValue]
-        bytes.reserveCapacity(128)
-        appendBigEndian(message.correlationId, byteCount: 8, to: &bytes)
-        for spec in MessageSchema.fields(of: message.type) {
-            for value in message.fields[spec.name] ?? [] {
-                appendBigEndian(UInt64(spec.tag), byteCount: 2, to: &bytes)
-                switch value {
-                case .string(let string):
-                    let utf8 = truncated(string, spec: spec)
-                    appendBigEndian(UInt64(utf8.count), byteCount: 2, to: &bytes)
-                    bytes.append(contentsOf: utf8)
-                case .int64(let integer):
-                    appendBigEndian(8, byteCount: 2, to: &bytes)
-                    appendBigEndian(UInt64(bitPattern: integer), byteCount: 8, to: &bytes)
-                case .bool(let flag):
-                    appendBigEndian(1, byteCount: 2, to: &bytes)
-                    bytes.append(flag ? 1 : 0)
-                }
+        bytes.reserveCapacity(256)
+        appendBigEndian(message.correlationId, to: &bytes)
+        for (index, spec) in MessageSchema.fields(of: message.type).enumerated() {
+            switch message.slots[index] {
+            case .absent:
+                continue
+            case .single(let value):
+                append(value, spec: spec, to: &bytes)
+            case .repeated(let values):
+                for value in values { append(value, spec: spec, to: &bytes) }
             }
         }
-        let payloadLength = UInt64(bytes.count - WireLimits.lengthPrefixBytes)
+        let payloadLength = UInt32(bytes.count - WireLimits.lengthPrefixBytes)
         for index in 0..<4 {
-            bytes[index] = UInt8(truncatingIfNeeded: payloadLength >> (24 - 8 * UInt64(index)))
+            bytes[index] = UInt8(truncatingIfNeeded: payloadLength >> (24 - 8 * UInt32(index)))
         }
         return bytes
     }
 
-    private static func truncated(_ string: String, spec: FieldSpec) -> [UInt8] {
-        guard case .string(let bytesMax) = spec.kind, string.utf8.count > bytesMax else { return Array(string.utf8) }
-        var result: [UInt8] = []
+    private static func append(_ value: FieldValue, spec: FieldSpec, to bytes: inout [UInt8]) {
+        appendBigEndian(spec.tag, to: &bytes)
+        switch value {
+        case .string(var string):
+            if case .string(let bytesMax) = spec.kind, string.utf8.count > bytesMax {
+                string = truncated(string, bytesMax: bytesMax)
+            }
+            appendBigEndian(UInt16(string.utf8.count), to: &bytes)
+            bytes.append(contentsOf: string.utf8)
+        case .int64(let integer):
+            appendBigEndian(UInt16(8), to: &bytes)
+            appendBigEndian(UInt64(bitPattern: integer), to: &bytes)
+        case .bool(let flag):
+            appendBigEndian(UInt16(1), to: &bytes)
+            bytes.append(flag ? 1 : 0)
+        }
+    }
+
+    /// The longest prefix of whole characters that fits in `bytesMax` bytes.
+    private static func truncated(_ string: String, bytesMax: Int) -> String {
+        var result = ""
+        var resultBytes = 0
         for character in string {
-            let utf8 = Array(String(character).utf8)
-            if result.count + utf8.count > bytesMax { break }
-            result.append(contentsOf: utf8)
+            let characterBytes = character.utf8.count
+            if resultBytes + characterBytes > bytesMax { break }
+            result.append(character)
+            resultBytes += characterBytes
         }
         return result
     }
 
-    private static func appendBigEndian(_ value: UInt64, byteCount: Int, to bytes: inout [UInt8]) {
-        for index in (0..<byteCount).reversed() {
-            bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))))
-        }
+    private static func appendBigEndian<Integer: FixedWidthInteger>(_ value: Integer, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// An error reply frame.

@@ -108,13 +108,19 @@ public enum WireRequest: Hashable, Sendable {
 
     /// Decodes a request payload; a reply type sent to the server is `unknown_type`.
     public init(payload: some RandomAccessCollection<UInt8>) throws(WireError) {
+        let bytes = Array(payload)
+        self = try bytes.withUnsafeBytes { bytes in Result { () throws(WireError) in try WireRequest(bytes: bytes) } }.get()
+    }
+
+    /// Decodes a request payload in place (the daemon's receive buffer).
+    public init(bytes: UnsafeRawBufferPointer) throws(WireError) {
         // A reply type is refused as such before its fields are judged by the reply's schema (a
         // reply missing a required field must still be `unknown_type`, as docs/protocol.md says).
-        if payload.count >= WireLimits.headerBytes, payload.first == WireLimits.protocolVersion,
-           let type = MessageType(rawValue: payload[payload.index(after: payload.startIndex)]), !type.isRequest {
+        if bytes.count >= WireLimits.headerBytes, bytes[0] == WireLimits.protocolVersion,
+           let type = MessageType(rawValue: bytes[1]), !type.isRequest {
             throw WireError(.unknownType, "\(type.name) is a reply, not a request")
         }
-        try self.init(message: try WireCodec.decode(payload: payload))
+        try self.init(message: try WireCodec.decode(bytes: bytes))
     }
 
     public init(message: WireMessage) throws(WireError) {
