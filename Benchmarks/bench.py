@@ -14,6 +14,7 @@ It prints one table of medians over --runs runs; Benchmarks/README.md explains e
 Exit status: 0 when every measurement completed without errors, 1 otherwise, 2 on bad usage.
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -39,6 +40,8 @@ SCENARIOS = [("authorize", c, d) for c, d in SHAPES] + [("pair", c, d) for c, d 
 
 MODEL = "gpt-5.4-mini"
 ESTIMATE_MICROS = 1_000
+# Service times of the echo server's extra 1-connection runs (`echo_server -w`).
+FLOOR_WORK_MICROSECONDS = (50, 100)
 COST_MICROS = 800
 CAP_MICROS = 1_000_000_000_000_000  # the largest cap a policy admits; never reached
 KEY_RPM = 10_000_000                # far above what one key sees here: never denies
@@ -424,19 +427,31 @@ class Bench:
 
     def run_floor(self, work, request_bytes, reply_bytes):
         sock = os.path.join(work, "echo.sock")
-        server = self.spawn([self.tools["echo_server"], "-s", sock, "-r", str(reply_bytes)],
-                            stdout=subprocess.PIPE, text=True)
         results = {}
-        try:
-            if server.stdout.readline().strip() != "ready":
-                raise BenchError("echo_server did not start")
+        with self.echo_server(sock, reply_bytes):
             for connections, depth in SHAPES:
                 results[(connections, depth)] = self.loadgen(
                     f"floor {connections}x{depth}", sock, "echo", connections, depth,
                     ["--request-bytes", str(request_bytes)])
+        # The same server spinning a fixed time per request, 1 connection: how much a round trip
+        # grows with service time alone on this machine (an idle vCPU wakes slowly).
+        results["work"] = {}
+        for microseconds in FLOOR_WORK_MICROSECONDS:
+            with self.echo_server(sock, reply_bytes, work_microseconds=microseconds):
+                results["work"][microseconds] = self.loadgen(
+                    f"floor +{microseconds} us work 1x1", sock, "echo", 1, 1, ["--request-bytes", str(request_bytes)])
+        return results
+
+    @contextlib.contextmanager
+    def echo_server(self, sock, reply_bytes, work_microseconds=0):
+        server = self.spawn([self.tools["echo_server"], "-s", sock, "-r", str(reply_bytes), "-w", str(work_microseconds)],
+                            stdout=subprocess.PIPE, text=True)
+        try:
+            if server.stdout.readline().strip() != "ready":
+                raise BenchError("echo_server did not start")
+            yield
         finally:
             self.stop(server)
-        return results
 
     # --- Purser ---
 
@@ -678,6 +693,10 @@ def render(args, meta, floors, pursers, redises):
     w(f"Purser ping, 1 conn (socket + event loop + one LMDB read, no write transaction): p50 {fmt(ping['p50_us'])} us, p99 {fmt(ping['p99_us'])} us, "
       f"{fmt(ping['throughput'])}/s; authorize p50 - ping p50 = {fmt(None if auth_p50 is None or ping['p50_us'] is None else auth_p50 - ping['p50_us'])} us "
       f"(decision, write transaction and commit), ping p50 - floor p50 = {fmt(None if floor_p50 is None or ping['p50_us'] is None else ping['p50_us'] - floor_p50)} us")
+    work_parts = [f"+{microseconds} us: p50 {fmt(agg(floors, 'work', microseconds, 'p50_us'))} us"
+                  for microseconds in FLOOR_WORK_MICROSECONDS]
+    w(f"Floor spinning a fixed time per request, 1 conn (a round trip grows faster than the work on this VM): "
+      f"+0 us: p50 {fmt(floor_p50)} us; " + "; ".join(work_parts))
     w(f"Settle durable ack (settle alone, 1 conn, answered after fsync): p50 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us, "
       f"p99 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p99_us'))} us; Redis settle (everysec, acked before fsync): "
       f"p50 {fmt(agg(redises, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us")

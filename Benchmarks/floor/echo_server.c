@@ -10,7 +10,13 @@
  * One thread, epoll (level-triggered), non-blocking sockets; every frame that a read() brought in
  * is answered with a single write(), as an event-loop server would.
  *
- *   echo_server -s SOCKET_PATH [-r REPLY_BYTES]
+ *   echo_server -s SOCKET_PATH [-r REPLY_BYTES] [-w WORK_MICROSECONDS]
+ *
+ * -w makes the server spin for that long per request before answering: a server whose only cost
+ * is a fixed service time. On our nested VMs a 1-connection round trip grows much faster than the
+ * service time (an idle vCPU is descheduled by the host and slow to wake), and this measures by
+ * how much, so that Purser's 1-connection latency can be read against a server doing the same
+ * amount of work.
  *
  * Prints "ready" on stdout once listening; SIGTERM/SIGINT unlink the socket and exit 0.
  */
@@ -18,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +99,17 @@ static int flush_out(int ep, conn_t *c) {
     return 0;
 }
 
+static long work_microseconds = 0;
+
+/* Busy-waits: sleeping would hand the vCPU back, which is exactly what -w must not do. */
+static void spin(long microseconds) {
+    struct timespec start, current;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &current);
+    } while ((current.tv_sec - start.tv_sec) * 1000000L + (current.tv_nsec - start.tv_nsec) / 1000L < microseconds);
+}
+
 /* Reads once, answers every complete frame; returns -1 on EOF or error. */
 static int on_readable(int ep, conn_t *c) {
     if (c->out_len + reply_bytes * 64 > OUT_CAP || c->in_len == IN_CAP) return flush_out(ep, c); /* backpressure */
@@ -106,6 +124,7 @@ static int on_readable(int ep, conn_t *c) {
         if (len > FRAME_MAX || len < 10) return -1;
         if (c->in_len - pos < 4 + (size_t)len) break;
         if (c->out_len + reply_bytes > OUT_CAP) break;
+        if (work_microseconds > 0) spin(work_microseconds);
         unsigned char *r = c->out + c->out_len;
         memcpy(r, reply_template, reply_bytes);
         r[5] = (unsigned char)(p[5] | 0x80);
@@ -123,13 +142,14 @@ static int on_readable(int ep, conn_t *c) {
 int main(int argc, char **argv) {
     const char *path = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "s:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:r:w:")) != -1) {
         if (opt == 's') path = optarg;
         else if (opt == 'r') reply_bytes = (size_t)strtoul(optarg, NULL, 10);
-        else { fprintf(stderr, "usage: echo_server -s SOCKET [-r REPLY_BYTES]\n"); return 2; }
+        else if (opt == 'w') work_microseconds = strtol(optarg, NULL, 10);
+        else { fprintf(stderr, "usage: echo_server -s SOCKET [-r REPLY_BYTES] [-w WORK_MICROSECONDS]\n"); return 2; }
     }
-    if (!path || reply_bytes < 14 || reply_bytes > FRAME_MAX) {
-        fprintf(stderr, "usage: echo_server -s SOCKET [-r REPLY_BYTES (14-%d)]\n", FRAME_MAX);
+    if (!path || reply_bytes < 14 || reply_bytes > FRAME_MAX || work_microseconds < 0 || work_microseconds > 1000000) {
+        fprintf(stderr, "usage: echo_server -s SOCKET [-r REPLY_BYTES (14-%d)] [-w WORK_MICROSECONDS (0-1000000)]\n", FRAME_MAX);
         return 2;
     }
     build_template();
