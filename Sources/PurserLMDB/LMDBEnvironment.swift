@@ -212,6 +212,45 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return Int(clearedCount)
     }
 
+    /// Drops this process's mappings of the data file's pages (`madvise(MADV_DONTNEED)`). The
+    /// pages stay in the OS page cache, and the next read maps the one it needs again (a minor
+    /// fault). Worth calling after a scan that touched most of the file, such as a policy
+    /// reload's diff: those pages would otherwise count in the process's RSS until the kernel
+    /// wants them back.
+    ///
+    /// Safe with transactions running: the map is a shared file mapping, so no byte is lost (with
+    /// `MDB_WRITEMAP` the kernel keeps dirty pages dirty), and a page touched again faults back
+    /// the same bytes. LMDB does not say where its map is (`mdb_env_info` reports an address only
+    /// for `MDB_FIXEDMAP`), so the mapping is found by the data file's name in /proc/self/maps;
+    /// where that file does not exist (not Linux), this does nothing.
+    public func releaseMappedPages() throws(LMDBError) {
+        // Leased so that the environment cannot close meanwhile: its range unmapped and reused by
+        // another mapping would be zeroed by MADV_DONTNEED.
+        _ = try acquireHandle()
+        defer { releaseHandle() }
+        guard let resolved = realpath(path + "/data.mdb", nil) else {
+            throw LMDBError(code: errno, operation: "realpath")
+        }
+        let dataFilePath = String(cString: resolved)
+        free(resolved)
+        guard let maps = fopen("/proc/self/maps", "r") else { return }
+        defer { fclose(maps) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, maps) > 0, let line {
+            // "START-END PERMS OFFSET DEVICE INODE PATH", addresses in hex.
+            let text = String(cString: line)
+            guard text.hasSuffix(" " + dataFilePath + "\n") || text.hasSuffix(" " + dataFilePath) else { continue }
+            let range = text.prefix { $0 != " " }.split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            guard madvise(address, Int(end - start), MADV_DONTNEED) == 0 else {
+                throw LMDBError(code: errno, operation: "madvise")
+            }
+        }
+    }
+
     // MARK: - Transactions
 
     private func beginTransaction(isReadOnly: Bool) throws(LMDBError) -> LMDBTransaction {

@@ -49,10 +49,20 @@ final class PolicyReloader: Sendable {
             // keys) must be freed before the memory trim below can hand it back.
             let defaults = loaded.policy.defaults
             let parseMicroseconds = (WallClock.monotonicNanoseconds() - started) / 1_000
-            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded, queue] result in
+            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded, queue, writer] result in
                 defer {
                     // By then the writer has dropped its copy of the policy too.
-                    queue.asyncAfter(deadline: .now() + .milliseconds(200)) { MemoryTrim.releaseFreedMemory() }
+                    queue.asyncAfter(deadline: .now() + .milliseconds(200)) {
+                        MemoryTrim.releaseFreedMemory()
+                        // The load compared every policy record with the new policy, so it mapped
+                        // the whole policy into RSS (~20 MiB for 100,000 keys); requests need only
+                        // the few pages they touch.
+                        do {
+                            try writer.releaseMappedPages()
+                        } catch {
+                            logger.warning("could not release the store's mapped pages", metadata: ["error": "\(error)"])
+                        }
+                    }
                 }
                 switch result {
                 case .success(let summary):

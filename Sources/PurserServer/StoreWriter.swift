@@ -97,6 +97,12 @@ public final class StoreWriter: @unchecked Sendable {
         syncCondition.unlock()
     }
 
+    /// Unmaps the store's pages from this process; they stay cached by the OS. Any thread: it is
+    /// no write.
+    public func releaseMappedPages() throws(StoreError) {
+        try store.releaseMappedPages()
+    }
+
     public var currentStatistics: Statistics {
         lock.withLock { statistics }
     }

@@ -129,6 +129,12 @@ public final class StateStore: @unchecked Sendable {
         try StoreError.wrapping { try environment.sync(force: true) }
     }
 
+    /// Unmaps the pages this process touched; they stay cached by the OS. See
+    /// `LMDBEnvironment.releaseMappedPages`.
+    public func releaseMappedPages() throws(StoreError) {
+        try StoreError.wrapping { try environment.releaseMappedPages() }
+    }
+
     // MARK: - Policy
 
     /// Replaces the policy in one write transaction: a reader sees the old policy or the new one,
