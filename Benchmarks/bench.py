@@ -42,6 +42,8 @@ MODEL = "gpt-5.4-mini"
 ESTIMATE_MICROS = 1_000
 # Service times of the echo server's extra 1-connection runs (`echo_server -w`).
 FLOOR_WORK_MICROSECONDS = (50, 100)
+# Random pages per fdatasync of the disk floor (`fsync_floor -p`).
+DISK_FLOOR_PAGES_PER_FSYNC = (8, 400)
 COST_MICROS = 800
 CAP_MICROS = 1_000_000_000_000_000  # the largest cap a policy admits; never reached
 KEY_RPM = 10_000_000                # far above what one key sees here: never denies
@@ -130,6 +132,7 @@ def build_c():
     programs = {
         "echo_server": (os.path.join(HERE, "floor", "echo_server.c"), []),
         "loadgen": (os.path.join(HERE, "loadgen", "loadgen.c"), ["-pthread", "-lm"]),
+        "fsync_floor": (os.path.join(HERE, "floor", "fsync_floor.c"), []),
     }
     paths = {}
     for name, (source, libs) in programs.items():
@@ -306,6 +309,23 @@ def thread_cpu_pct(before, after, seconds):
     return dict(sorted(usage.items(), key=lambda item: -item[1]))
 
 
+def disk_sectors_written(path):
+    """Sectors (512 bytes) written so far to the block device holding `path`, from /proc/diskstats:
+    what reached the disk, whoever wrote it (the runs are alone on the machine), not what the kernel
+    accounts per process (it charges whole large folios for a 4 KiB write)."""
+    device = os.stat(path).st_dev
+    major, minor = os.major(device), os.minor(device)
+    try:
+        with open("/proc/diskstats") as handle:
+            for line in handle:
+                fields = line.split()
+                if int(fields[0]) == major and int(fields[1]) == minor:
+                    return int(fields[9])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def rss_kib(pid):
     values = {}
     with open(f"/proc/{pid}/status") as handle:
@@ -433,6 +453,18 @@ class Bench:
                 results[(connections, depth)] = self.loadgen(
                     f"floor {connections}x{depth}", sock, "echo", connections, depth,
                     ["--request-bytes", str(request_bytes)])
+        # The disk: random 4 KiB pages made durable per second, as many per fdatasync as a busy
+        # and an idle daemon dirty (a pairs batch under 64 connections; one pair at 1 connection).
+        results["disk"] = {}
+        for pages in DISK_FLOOR_PAGES_PER_FSYNC:
+            command = [self.tools["fsync_floor"], "-f", os.path.join(work, "fsync-floor.dat"), "-p", str(pages),
+                       "-r", "10" if self.args.smoke else "30", "-m", "16" if self.args.smoke else "256"]
+            completed = subprocess.run([*self.server_prefix, *command], capture_output=True, text=True)
+            if completed.returncode != 0:
+                raise BenchError(f"fsync_floor failed: {completed.stderr.strip()}")
+            results["disk"][pages] = json.loads(completed.stdout.strip().splitlines()[-1])
+            log(f"disk floor, {pages} random pages per fdatasync: p50 {results['disk'][pages]['fsync_p50_us']:.0f} us, "
+                f"{results['disk'][pages]['pages_per_second']:,.0f} pages/s")
         # The same server spinning a fixed time per request, 1 connection: how much a round trip
         # grows with service time alone on this machine (an idle vCPU wakes slowly).
         results["work"] = {}
@@ -513,9 +545,15 @@ class Bench:
                 for mode, connections, depth in SCENARIOS:
                     label = f"purser {mode} {connections}x{depth}"
                     before, cpu_before, wall_before = admin.status(), thread_cpu_ticks(daemon.pid), time.perf_counter()
+                    sectors_before = disk_sectors_written(data_dir)
                     result = self.loadgen(label, sock, mode, connections, depth,
                                           common + ["--rid-prefix", f"b{run_index}{mode[0]}{connections}x{depth}"])
                     cpu_after, wall_after, after = thread_cpu_ticks(daemon.pid), time.perf_counter(), admin.status()
+                    sectors_after = disk_sectors_written(data_dir)
+                    if sectors_before is not None and sectors_after is not None:
+                        # The sectors cover the warm-up too, which runs at about the measured rate.
+                        requests = result["throughput"] * (self.args.warmup + self.args.seconds)
+                        result["disk_bytes_per_request"] = (sectors_after - sectors_before) * 512 / max(1.0, requests)
                     out["scenarios"][(mode, connections, depth)] = result
                     out["batches"][(mode, connections, depth)] = batch_figures(before, after)
                     out.setdefault("threads", {})[(mode, connections, depth)] = thread_cpu_pct(
@@ -697,6 +735,21 @@ def render(args, meta, floors, pursers, redises):
                   for microseconds in FLOOR_WORK_MICROSECONDS]
     w(f"Floor spinning a fixed time per request, 1 conn (a round trip grows faster than the work on this VM): "
       f"+0 us: p50 {fmt(floor_p50)} us; " + "; ".join(work_parts))
+    disk = {pages: agg(floors, "disk", pages, "pages_per_second") for pages in DISK_FLOOR_PAGES_PER_FSYNC}
+    disk_p50 = {pages: agg(floors, "disk", pages, "fsync_p50_us") for pages in DISK_FLOOR_PAGES_PER_FSYNC}
+    w("Disk floor (fsync_floor, same filesystem), random 4 KiB pages made durable: "
+      + "; ".join(f"{pages} per fdatasync: p50 {fmt(disk_p50[pages])} us, {fmt(disk[pages])} pages/s" for pages in DISK_FLOOR_PAGES_PER_FSYNC))
+    pair_parts = []
+    for mode, connections, depth in SCENARIOS:
+        if mode != "pair":
+            continue
+        per_pair = agg(pursers, "scenarios", (mode, connections, depth), "disk_bytes_per_request")
+        pages_per_pair = None if per_pair is None else per_pair / 4096
+        biggest = disk[max(DISK_FLOOR_PAGES_PER_FSYNC)]
+        ceiling = None if pages_per_pair in (None, 0) or biggest is None else biggest / pages_per_pair
+        pair_parts.append(f"{connections}x{depth} {fmt(pages_per_pair)} pages (ceiling at the disk floor {fmt(ceiling)} pairs/s)")
+    w("Purser disk writes per durable pair (/proc/diskstats of the data directory's device, warm-up included): "
+      + ", ".join(pair_parts))
     w(f"Settle durable ack (settle alone, 1 conn, answered after fsync): p50 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us, "
       f"p99 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p99_us'))} us; Redis settle (everysec, acked before fsync): "
       f"p50 {fmt(agg(redises, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us")
