@@ -37,15 +37,23 @@ struct OperationContext {
         }
 
         var accountTags: [String: TagPolicy] = [:]
-        for tag in request.tags + [key.defaultTag].compactMap({ $0 }) where accountTags[tag] == nil {
+        func loadAccountTag(_ tag: String) throws {
+            guard accountTags[tag] == nil else { return }
             if let tagPolicy = try load(TagPolicy.self, from: databases.accountTags, key: Array(tag.utf8)) {
                 accountTags[tag] = tagPolicy
             }
         }
+        for tag in request.tags {
+            try loadAccountTag(tag)
+        }
+        if let defaultTag = key.defaultTag {
+            try loadAccountTag(defaultTag)
+        }
         let price = try load(ModelPrice.self, from: databases.prices, key: Array(request.model.utf8))
         let prepared: PreparedAuthorization
+        // `request.validate()` passed at the top.
         switch AuthorizationEngine.prepare(
-            request: request, match: KeyMatch(key: key, viaPreviousSecret: flag == 1), tenant: tenantRecord.tenant,
+            validatedRequest: request, match: KeyMatch(key: key, viaPreviousSecret: flag == 1), tenant: tenantRecord.tenant,
             plan: tenantRecord.plan, accountTags: accountTags, price: price, defaults: metadata.defaults,
             policyVersion: metadata.version, now: now
         ) {
