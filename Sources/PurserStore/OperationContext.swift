@@ -4,11 +4,29 @@ import PurserPolicy
 
 /// One write transaction's view of the store: loads the records an operation needs, asks the
 /// pure engine what to do, and writes what the engine returned. It decides nothing itself.
-struct OperationContext {
+///
+/// A class because it remembers, for the rest of its transaction, the policy metadata: no
+/// operation of a batch changes the policy, and reading it once per operation was a lookup and a
+/// decode each time.
+final class OperationContext {
     let transaction: LMDBTransaction
     let databases: StoreDatabases
     let makeReservationId: @Sendable () -> String
     let now: Timestamp
+    private let policyMetadataCache: PolicyMetadataCache
+    /// Nil until first read in this transaction; then the record's metadata (nil if absent).
+    private var policyMetadataInTransaction: PolicyMetadata??
+
+    init(
+        transaction: LMDBTransaction, databases: StoreDatabases, policyMetadataCache: PolicyMetadataCache,
+        makeReservationId: @escaping @Sendable () -> String, now: Timestamp
+    ) {
+        self.transaction = transaction
+        self.databases = databases
+        self.policyMetadataCache = policyMetadataCache
+        self.makeReservationId = makeReservationId
+        self.now = now
+    }
 
     // MARK: authorize
 
@@ -120,8 +138,10 @@ struct OperationContext {
         }
         let creditKey = Array(tenantId.utf8) + [0] + Array(requestId.utf8)
         if let stored = try transaction.get(databases.credits, key: creditKey) {
-            var reader = RecordReader(stored, record: "credit")
-            return .credited(tenantId: tenantId, balanceMicros: try reader.readInt64(), creditedMicros: try reader.readInt64(), replayed: true)
+            let (balanceMicros, creditedMicros) = try RecordReader.reading(stored, record: "credit") { reader throws(RecordCorrupted) in
+                (try reader.readInt64(), try reader.readInt64())
+            }
+            return .credited(tenantId: tenantId, balanceMicros: balanceMicros, creditedMicros: creditedMicros, replayed: true)
         }
         let scope = Scope.tenant(tenantId)
         switch SettlementEngine.credit(
@@ -186,12 +206,19 @@ struct OperationContext {
     // MARK: - Helpers
 
     private func policyMetadata() throws -> PolicyMetadata? {
-        try load(PolicyMetadata.self, from: databases.meta, key: MetaKey.policy)
+        if let policyMetadataInTransaction { return policyMetadataInTransaction }
+        let metadata = try transaction.withValue(databases.meta, key: MetaKey.policy) { record in
+            try record.map { record throws(RecordCorrupted) in try policyMetadataCache.metadata(decoding: record) }
+        }
+        policyMetadataInTransaction = .some(metadata)
+        return metadata
     }
 
+    /// Decodes the record straight from LMDB's map, without copying it out first.
     private func load<Record: StoredRecord>(_ type: Record.Type, from database: LMDBDatabase, key: [UInt8]) throws -> Record? {
-        guard let bytes = try transaction.get(database, key: key) else { return nil }
-        return try Record(record: bytes)
+        try transaction.withValue(database, key: key) { record in
+            try record.map { record throws(RecordCorrupted) in try Record(borrowing: record) }
+        }
     }
 
     private func loadStates(_ scopes: [Scope]) throws -> [Scope: ScopeState] {

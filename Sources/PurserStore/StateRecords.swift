@@ -19,7 +19,9 @@ extension Scope {
         guard let kind = bytes.first else { throw RecordCorrupted(record: "scope key", offset: 0) }
         let rest = bytes.dropFirst()
         func text(_ slice: ArraySlice<UInt8>) throws(RecordCorrupted) -> String {
-            guard let string = String(validating: slice, as: UTF8.self) else { throw RecordCorrupted(record: "scope key", offset: 1) }
+            guard let string = slice.withUnsafeBufferPointer(RecordReader.validatedString) else {
+                throw RecordCorrupted(record: "scope key", offset: 1)
+            }
             return string
         }
         switch kind {

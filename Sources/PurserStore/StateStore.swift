@@ -22,6 +22,7 @@ public final class StateStore: @unchecked Sendable {
     private let databases: StoreDatabases
     public let options: StoreOptions
     private let makeReservationId: @Sendable () -> String
+    private let policyMetadataCache = PolicyMetadataCache()
 
     /// Opens (creating if needed) the store in `directory`.
     ///
@@ -237,7 +238,10 @@ public final class StateStore: @unchecked Sendable {
     public func perform(_ operations: [StoreOperation], now: Timestamp) throws(StoreError) -> [StoreOutcome] {
         try StoreError.wrapping {
             try environment.write { transaction in
-                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                let context = OperationContext(
+                    transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
+                    makeReservationId: makeReservationId, now: now
+                )
                 return try operations.map { operation in
                     switch operation {
                     case .authorize(let secret, let request):
@@ -287,7 +291,10 @@ public final class StateStore: @unchecked Sendable {
     public func sweep(now: Timestamp) throws(StoreError) -> SweepSummary {
         try StoreError.wrapping {
             try environment.write { transaction in
-                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                let context = OperationContext(
+                    transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
+                    makeReservationId: makeReservationId, now: now
+                )
                 return try context.sweep(countMax: options.sweepBatchCountMax)
             }
         }

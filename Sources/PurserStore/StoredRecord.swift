@@ -18,7 +18,19 @@ extension StoredRecord {
     }
 
     init(record bytes: [UInt8]) throws(RecordCorrupted) {
-        var reader = RecordReader(bytes, record: Self.recordName)
+        self = try RecordReader.reading(bytes, record: Self.recordName) { reader throws(RecordCorrupted) in
+            try Self(wholeRecordFrom: &reader)
+        }
+    }
+
+    /// Decodes the record in `bytes` (typically LMDB's map); the value owns all it holds.
+    init(borrowing bytes: UnsafeRawBufferPointer) throws(RecordCorrupted) {
+        var reader = RecordReader(borrowing: bytes, record: Self.recordName)
+        try self.init(wholeRecordFrom: &reader)
+    }
+
+    /// The whole record: its format byte, its fields, and nothing after them.
+    private init(wholeRecordFrom reader: inout RecordReader) throws(RecordCorrupted) {
         try reader.expectFormat(Self.formatVersion)
         try self.init(reading: &reader)
         try reader.finish()

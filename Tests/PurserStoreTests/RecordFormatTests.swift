@@ -107,6 +107,30 @@ import Testing
         }
     }
 
+    /// Tenant records share decoded plans by their bytes: a plan changed under the same id, more
+    /// plans than the cache holds, and a record damaged after a cached plan all decode exactly as
+    /// without the cache.
+    @Test func tenantRecordsDecodeTheirOwnPlans() throws {
+        func record(plan: Int, models: String) -> TenantRecord {
+            TenantRecord(
+                tenant: Tenant(id: "t\(plan)", name: "T", plan: "p\(plan % 3)"),
+                plan: Plan(id: "p\(plan % 3)", models: [try! ModelPattern(models)], rateLimits: RateLimits(requestsPerMinute: Int64(plan)))
+            )
+        }
+        let records = (0..<(DecodedPlanCache.entriesCountMax * 2 + 3)).flatMap { plan in
+            [record(plan: plan, models: "gpt-*"), record(plan: plan, models: "claude-*")]
+        }
+        for _ in 0..<3 {
+            for expected in records {
+                #expect(try TenantRecord(record: expected.encodedRecord()) == expected)
+            }
+        }
+        let cached = records[0].encodedRecord()
+        _ = try TenantRecord(record: cached)
+        #expect(throws: RecordCorrupted.self) { try TenantRecord(record: cached + [0]) }
+        #expect(throws: RecordCorrupted.self) { try TenantRecord(record: Array(cached.dropLast())) }
+    }
+
     /// A truncated or extended record is reported as corrupted, never trapped on or half-read.
     @Test func damagedRecordsAreCorrupted() {
         let bytes = Self.reservation.encodedRecord()
