@@ -3,15 +3,19 @@
 protocol StoredRecord {
     static var recordName: String { get }
     static var formatVersion: UInt8 { get }
+    /// What the encoded record usually fits in, so that encoding allocates its buffer once
+    /// instead of growing it (a reservation outgrew the default twice on every authorize).
+    static var encodedCapacityEstimate: Int { get }
     func write(to writer: inout RecordWriter)
     init(reading reader: inout RecordReader) throws(RecordCorrupted)
 }
 
 extension StoredRecord {
     static var formatVersion: UInt8 { 1 }
+    static var encodedCapacityEstimate: Int { 128 }
 
     func encodedRecord() -> [UInt8] {
-        var writer = RecordWriter()
+        var writer = RecordWriter(capacity: Self.encodedCapacityEstimate)
         writer.write(Self.formatVersion)
         write(to: &writer)
         return writer.bytes
