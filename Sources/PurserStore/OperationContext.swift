@@ -79,16 +79,19 @@ final class OperationContext {
         case .success(let value): prepared = value
         }
 
-        let states = try loadStates(prepared.scopes)
-        let outcome = AuthorizationEngine.decide(prepared, states: states, reservationId: makeReservationId(), now: now)
-        guard let reservation = outcome.reservation else {
-            return outcome.decision
+        // By position rather than in a [Scope: ScopeState]: see `AuthorizationEngine.decide(_:loadedStates:...)`.
+        let loadedStates = try prepared.scopes.map { scope in try load(ScopeState.self, from: databases.scopes, key: scope.storageKey) }
+        let decided = AuthorizationEngine.decide(prepared, loadedStates: loadedStates, reservationId: makeReservationId(), now: now)
+        guard let reservation = decided.reservation else {
+            return decided.decision
         }
-        try store(states: outcome.states)
+        for (scope, state) in zip(decided.scopes, decided.states) {
+            try transaction.put(databases.scopes, key: scope.storageKey, value: state.encodedRecord())
+        }
         try store(reservation)
         try transaction.put(databases.requestIds, key: requestKey, value: Array(reservation.id.utf8))
         try transaction.put(databases.deadlines, key: deadlineKey(reservation.expiresAt, reservation.id), value: [])
-        return outcome.decision
+        return decided.decision
     }
 
     // MARK: settle, release
