@@ -107,6 +107,13 @@ import Testing
         }
     }
 
+    /// Index keys are on-disk formats too.
+    @Test func indexKeys() {
+        #expect(Self.hex(BigEndianKey.bytes(0x0102_0304_0506_0708)) == "0102030405060708")
+        #expect(Self.hex(OperationContext.requestIdKey(keyId: "k-ü1", requestId: "r1")) == "6b2dc3bc31007231")
+        #expect(Self.hex(OperationContext.deadlineKey(Self.time, "rsv_1")) == "18ea5c38afec80007273765f31")
+    }
+
     /// Tenant records share decoded plans by their bytes: a plan changed under the same id, more
     /// plans than the cache holds, and a record damaged after a cached plan all decode exactly as
     /// without the cache.
