@@ -36,6 +36,11 @@ public final class LMDBTransaction {
     ///
     /// The buffer is valid only during `body`, and in a write transaction only until the
     /// next modification, so do not write through this transaction from inside `body`.
+    ///
+    /// Inlinable so that callers in other modules get it specialized for their `T`: unspecialized,
+    /// each call looked up generic metadata at run time, and the store reads through this several
+    /// times per authorize.
+    @inlinable
     public func withValue<T>(
         _ database: LMDBDatabase,
         key: [UInt8],
@@ -183,7 +188,8 @@ public final class LMDBTransaction {
     // MARK: - Checks
 
     /// The value in the map under `key`; valid until the transaction ends or next modifies.
-    private func lookUp(_ database: LMDBDatabase, key: [UInt8]) throws(LMDBError) -> UnsafeRawBufferPointer? {
+    @usableFromInline
+    func lookUp(_ database: LMDBDatabase, key: [UInt8]) throws(LMDBError) -> UnsafeRawBufferPointer? {
         let handle = validHandle()
         try validate(key: key, for: database)
         var value = MDB_val()

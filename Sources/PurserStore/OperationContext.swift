@@ -4,11 +4,29 @@ import PurserPolicy
 
 /// One write transaction's view of the store: loads the records an operation needs, asks the
 /// pure engine what to do, and writes what the engine returned. It decides nothing itself.
-struct OperationContext {
+///
+/// A class because it remembers, for the rest of its transaction, the policy metadata: no
+/// operation of a batch changes the policy, and reading it once per operation was a lookup and a
+/// decode each time.
+final class OperationContext {
     let transaction: LMDBTransaction
     let databases: StoreDatabases
     let makeReservationId: @Sendable () -> String
     let now: Timestamp
+    private let policyMetadataCache: PolicyMetadataCache
+    /// Nil until first read in this transaction; then the record's metadata (nil if absent).
+    private var policyMetadataInTransaction: PolicyMetadata??
+
+    init(
+        transaction: LMDBTransaction, databases: StoreDatabases, policyMetadataCache: PolicyMetadataCache,
+        makeReservationId: @escaping @Sendable () -> String, now: Timestamp
+    ) {
+        self.transaction = transaction
+        self.databases = databases
+        self.policyMetadataCache = policyMetadataCache
+        self.makeReservationId = makeReservationId
+        self.now = now
+    }
 
     // MARK: authorize
 
@@ -30,22 +48,30 @@ struct OperationContext {
         }
 
         // A retry of a request already allowed gets the first answer and reserves nothing new.
-        let requestKey = requestIdKey(keyId: keyId, requestId: request.requestId)
+        let requestKey = Self.requestIdKey(keyId: keyId, requestId: request.requestId)
         if let reservationId = try transaction.get(databases.requestIds, key: requestKey),
            let reservation = try load(Reservation.self, from: databases.reservations, key: reservationId) {
             return .allow(reservation.replayedAllowance)
         }
 
         var accountTags: [String: TagPolicy] = [:]
-        for tag in request.tags + [key.defaultTag].compactMap({ $0 }) where accountTags[tag] == nil {
+        func loadAccountTag(_ tag: String) throws {
+            guard accountTags[tag] == nil else { return }
             if let tagPolicy = try load(TagPolicy.self, from: databases.accountTags, key: Array(tag.utf8)) {
                 accountTags[tag] = tagPolicy
             }
         }
+        for tag in request.tags {
+            try loadAccountTag(tag)
+        }
+        if let defaultTag = key.defaultTag {
+            try loadAccountTag(defaultTag)
+        }
         let price = try load(ModelPrice.self, from: databases.prices, key: Array(request.model.utf8))
         let prepared: PreparedAuthorization
+        // `request.validate()` passed at the top.
         switch AuthorizationEngine.prepare(
-            request: request, match: KeyMatch(key: key, viaPreviousSecret: flag == 1), tenant: tenantRecord.tenant,
+            validatedRequest: request, match: KeyMatch(key: key, viaPreviousSecret: flag == 1), tenant: tenantRecord.tenant,
             plan: tenantRecord.plan, accountTags: accountTags, price: price, defaults: metadata.defaults,
             policyVersion: metadata.version, now: now
         ) {
@@ -53,16 +79,19 @@ struct OperationContext {
         case .success(let value): prepared = value
         }
 
-        let states = try loadStates(prepared.scopes)
-        let outcome = AuthorizationEngine.decide(prepared, states: states, reservationId: makeReservationId(), now: now)
-        guard let reservation = outcome.reservation else {
-            return outcome.decision
+        // By position rather than in a [Scope: ScopeState]: see `AuthorizationEngine.decide(_:loadedStates:...)`.
+        let loadedStates = try prepared.scopes.map { scope in try load(ScopeState.self, from: databases.scopes, key: scope.storageKey) }
+        let decided = AuthorizationEngine.decide(prepared, loadedStates: loadedStates, reservationId: makeReservationId(), now: now)
+        guard let reservation = decided.reservation else {
+            return decided.decision
         }
-        try store(states: outcome.states)
+        for (scope, state) in zip(decided.scopes, decided.states) {
+            try transaction.put(databases.scopes, key: scope.storageKey, value: state.encodedRecord())
+        }
         try store(reservation)
         try transaction.put(databases.requestIds, key: requestKey, value: Array(reservation.id.utf8))
-        try transaction.put(databases.deadlines, key: deadlineKey(reservation.expiresAt, reservation.id), value: [])
-        return outcome.decision
+        try transaction.put(databases.deadlines, key: Self.deadlineKey(reservation.expiresAt, reservation.id), value: [])
+        return decided.decision
     }
 
     // MARK: settle, release
@@ -112,8 +141,10 @@ struct OperationContext {
         }
         let creditKey = Array(tenantId.utf8) + [0] + Array(requestId.utf8)
         if let stored = try transaction.get(databases.credits, key: creditKey) {
-            var reader = RecordReader(stored, record: "credit")
-            return .credited(tenantId: tenantId, balanceMicros: try reader.readInt64(), creditedMicros: try reader.readInt64(), replayed: true)
+            let (balanceMicros, creditedMicros) = try RecordReader.reading(stored, record: "credit") { reader throws(RecordCorrupted) in
+                (try reader.readInt64(), try reader.readInt64())
+            }
+            return .credited(tenantId: tenantId, balanceMicros: balanceMicros, creditedMicros: creditedMicros, replayed: true)
         }
         let scope = Scope.tenant(tenantId)
         switch SettlementEngine.credit(
@@ -162,10 +193,10 @@ struct OperationContext {
                 if !transition.replayed { summary.expiredCount += 1 }
             } else if reservation.purgeAt <= now {
                 _ = try transaction.delete(databases.reservations, key: reservationId)
-                _ = try transaction.delete(databases.requestIds, key: requestIdKey(keyId: reservation.keyId, requestId: reservation.requestId))
+                _ = try transaction.delete(databases.requestIds, key: Self.requestIdKey(keyId: reservation.keyId, requestId: reservation.requestId))
                 summary.purgedCount += 1
             } else {
-                try transaction.put(databases.deadlines, key: deadlineKey(reservation.purgeAt, reservation.id), value: [])
+                try transaction.put(databases.deadlines, key: Self.deadlineKey(reservation.purgeAt, reservation.id), value: [])
             }
         }
         if summary.expiredCount > 0 {
@@ -178,12 +209,19 @@ struct OperationContext {
     // MARK: - Helpers
 
     private func policyMetadata() throws -> PolicyMetadata? {
-        try load(PolicyMetadata.self, from: databases.meta, key: MetaKey.policy)
+        if let policyMetadataInTransaction { return policyMetadataInTransaction }
+        let metadata = try transaction.withValue(databases.meta, key: MetaKey.policy) { record in
+            try record.map { record throws(RecordCorrupted) in try policyMetadataCache.metadata(decoding: record) }
+        }
+        policyMetadataInTransaction = .some(metadata)
+        return metadata
     }
 
+    /// Decodes the record straight from LMDB's map, without copying it out first.
     private func load<Record: StoredRecord>(_ type: Record.Type, from database: LMDBDatabase, key: [UInt8]) throws -> Record? {
-        guard let bytes = try transaction.get(database, key: key) else { return nil }
-        return try Record(record: bytes)
+        try transaction.withValue(database, key: key) { record in
+            try record.map { record throws(RecordCorrupted) in try Record(borrowing: record) }
+        }
     }
 
     private func loadStates(_ scopes: [Scope]) throws -> [Scope: ScopeState] {
@@ -240,9 +278,9 @@ struct OperationContext {
         try append(transition.events)
         if !deadlineAlreadyRemoved {
             let oldDeadline = previous.state == .open ? previous.expiresAt : previous.purgeAt
-            _ = try transaction.delete(databases.deadlines, key: deadlineKey(oldDeadline, previous.id))
+            _ = try transaction.delete(databases.deadlines, key: Self.deadlineKey(oldDeadline, previous.id))
         }
-        try transaction.put(databases.deadlines, key: deadlineKey(transition.reservation.purgeAt, previous.id), value: [])
+        try transaction.put(databases.deadlines, key: Self.deadlineKey(transition.reservation.purgeAt, previous.id), value: [])
     }
 
     /// Appends events to the outbox with the next sequence numbers.
@@ -257,11 +295,24 @@ struct OperationContext {
         try transaction.put(databases.meta, key: MetaKey.outboxNext, value: BigEndianKey.bytes(next))
     }
 
-    private func requestIdKey(keyId: String, requestId: String) -> [UInt8] {
-        Array(keyId.utf8) + [0] + Array(requestId.utf8)
+    // Keys are written into one buffer of their final size: concatenating arrays made three or
+    // four allocations per key, and an authorize builds both of these.
+
+    /// Key id + 0x00 + request id: the `requestIds` key.
+    static func requestIdKey(keyId: String, requestId: String) -> [UInt8] {
+        var writer = RecordWriter(capacity: keyId.utf8.count + 1 + requestId.utf8.count)
+        writer.writeUnprefixed(keyId)
+        writer.write(UInt8(0))
+        writer.writeUnprefixed(requestId)
+        return writer.bytes
     }
 
-    private func deadlineKey(_ deadline: Timestamp, _ reservationId: String) -> [UInt8] {
-        BigEndianKey.bytes(UInt64(bitPattern: deadline.nanosecondsSinceEpoch)) + Array(reservationId.utf8)
+    /// Big-endian deadline (ns) + reservation id: the `deadlines` key.
+    static func deadlineKey(_ deadline: Timestamp, _ reservationId: String) -> [UInt8] {
+        var writer = RecordWriter(capacity: MemoryLayout<UInt64>.size + reservationId.utf8.count)
+        // Big-endian, as `BigEndianKey.bytes`.
+        writer.write(UInt64(bitPattern: deadline.nanosecondsSinceEpoch))
+        writer.writeUnprefixed(reservationId)
+        return writer.bytes
     }
 }

@@ -151,7 +151,7 @@ struct TenantRecord: StoredRecord, Hashable {
             id: id, name: name, plan: planId, budgets: budgets, prepaid: prepaid, rateLimits: rateLimits,
             tags: Dictionary(tagEntries, uniquingKeysWith: { first, _ in first })
         )
-        plan = Plan(id: try reader.readString(), models: try reader.readModelPatterns(), rateLimits: try reader.readRateLimits(), budgets: try reader.readBudgets())
+        plan = try DecodedPlanCache.shared.plan(readingToEndOf: &reader)
     }
 }
 

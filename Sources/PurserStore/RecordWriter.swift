@@ -33,9 +33,19 @@ struct RecordWriter {
     }
 
     mutating func write(_ value: String) {
-        let utf8 = value.utf8
-        write(UInt32(utf8.count))
-        bytes.append(contentsOf: utf8)
+        // `withUTF8` hands over the string's own contiguous bytes: one memcpy, where appending the
+        // UTF8View went through the generic sequence path.
+        var value = value
+        value.withUTF8 { utf8 in
+            write(UInt32(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// The string's UTF-8 bytes without a length prefix, for keys whose layout has none.
+    mutating func writeUnprefixed(_ value: String) {
+        var value = value
+        value.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     mutating func write(_ values: [String]) {

@@ -7,11 +7,37 @@ extension Scope {
     /// The LMDB key of this scope's state: a kind byte, then the ids separated by a 0x00 byte,
     /// which identifiers never contain.
     var storageKey: [UInt8] {
+        var writer = RecordWriter(capacity: storageKeyCount)
+        writeStorageKey(to: &writer)
+        return writer.bytes
+    }
+
+    /// The length of `storageKey`, known without building it.
+    var storageKeyCount: Int {
         switch self {
-        case .key(let id): return [1] + Array(id.utf8)
-        case .tenant(let id): return [2] + Array(id.utf8)
-        case .tenantTag(let tenant, let tag): return [3] + Array(tenant.utf8) + [0] + Array(tag.utf8)
-        case .tag(let tag): return [4] + Array(tag.utf8)
+        case .key(let id), .tenant(let id), .tag(let id): return 1 + id.utf8.count
+        case .tenantTag(let tenant, let tag): return 1 + tenant.utf8.count + 1 + tag.utf8.count
+        }
+    }
+
+    /// Appends `storageKey` straight to `writer`: records hold their scopes' keys, and building
+    /// each key as an array of its own first cost several allocations per scope.
+    func writeStorageKey(to writer: inout RecordWriter) {
+        switch self {
+        case .key(let id):
+            writer.write(UInt8(1))
+            writer.writeUnprefixed(id)
+        case .tenant(let id):
+            writer.write(UInt8(2))
+            writer.writeUnprefixed(id)
+        case .tenantTag(let tenant, let tag):
+            writer.write(UInt8(3))
+            writer.writeUnprefixed(tenant)
+            writer.write(UInt8(0))
+            writer.writeUnprefixed(tag)
+        case .tag(let tag):
+            writer.write(UInt8(4))
+            writer.writeUnprefixed(tag)
         }
     }
 
@@ -19,7 +45,9 @@ extension Scope {
         guard let kind = bytes.first else { throw RecordCorrupted(record: "scope key", offset: 0) }
         let rest = bytes.dropFirst()
         func text(_ slice: ArraySlice<UInt8>) throws(RecordCorrupted) -> String {
-            guard let string = String(validating: slice, as: UTF8.self) else { throw RecordCorrupted(record: "scope key", offset: 1) }
+            guard let string = slice.withUnsafeBufferPointer(RecordReader.validatedString) else {
+                throw RecordCorrupted(record: "scope key", offset: 1)
+            }
             return string
         }
         switch kind {
@@ -42,7 +70,11 @@ extension RecordWriter {
     }
 
     mutating func write(_ scopes: [Scope]) {
-        writeArray(scopes) { $0.write(bytes: $1.storageKey) }
+        // The layout of `write(bytes:)` of each scope's `storageKey`.
+        writeArray(scopes) { writer, scope in
+            writer.write(UInt32(scope.storageKeyCount))
+            scope.writeStorageKey(to: &writer)
+        }
     }
 
     mutating func write(_ budget: RemainingBudget) {
@@ -108,6 +140,7 @@ extension ScopeState: StoredRecord {
 
 extension Reservation: StoredRecord {
     static var recordName: String { "reservation" }
+    static var encodedCapacityEstimate: Int { 512 }
 
     func write(to writer: inout RecordWriter) {
         writer.write(id)
@@ -181,6 +214,7 @@ extension Reservation: StoredRecord {
 
 extension LedgerEvent: StoredRecord {
     static var recordName: String { "ledger event" }
+    static var encodedCapacityEstimate: Int { 512 }
 
     func write(to writer: inout RecordWriter) {
         writer.write(sequence)

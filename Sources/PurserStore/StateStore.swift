@@ -22,6 +22,7 @@ public final class StateStore: @unchecked Sendable {
     private let databases: StoreDatabases
     public let options: StoreOptions
     private let makeReservationId: @Sendable () -> String
+    private let policyMetadataCache = PolicyMetadataCache()
 
     /// Opens (creating if needed) the store in `directory`.
     ///
@@ -117,11 +118,22 @@ public final class StateStore: @unchecked Sendable {
             source.lastPrefix = max(source.lastPrefix &+ 1, nanoseconds)
             return (source.lastPrefix, source.nextRandomWord())
         }
-        func hex(_ value: UInt64) -> String {
-            let text = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - text.count) + text
+        // Written digit by digit into the string's own storage: formatting each half with
+        // String(radix:), padding and concatenating cost five allocations per authorize.
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            for (index, byte) in "rsv_".utf8.enumerated() { buffer[index] = byte }
+            digits.withUTF8Buffer { digits in
+                func writeHex(_ value: UInt64, at start: Int) {
+                    for position in 0..<16 {
+                        buffer[start + position] = digits[Int(truncatingIfNeeded: value >> (60 - 4 * UInt64(position))) & 0xF]
+                    }
+                }
+                writeHex(prefix, at: 4)
+                writeHex(random, at: 20)
+            }
+            return 36
         }
-        return "rsv_" + hex(prefix) + hex(random)
     }
 
     /// Makes every committed transaction durable (fsync). Needed only with `commitWithoutSync`.
@@ -243,7 +255,10 @@ public final class StateStore: @unchecked Sendable {
     public func perform(_ operations: [StoreOperation], now: Timestamp) throws(StoreError) -> [StoreOutcome] {
         try StoreError.wrapping {
             try environment.write { transaction in
-                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                let context = OperationContext(
+                    transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
+                    makeReservationId: makeReservationId, now: now
+                )
                 return try operations.map { operation in
                     switch operation {
                     case .authorize(let secret, let request):
@@ -293,7 +308,10 @@ public final class StateStore: @unchecked Sendable {
     public func sweep(now: Timestamp) throws(StoreError) -> SweepSummary {
         try StoreError.wrapping {
             try environment.write { transaction in
-                let context = OperationContext(transaction: transaction, databases: databases, makeReservationId: makeReservationId, now: now)
+                let context = OperationContext(
+                    transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
+                    makeReservationId: makeReservationId, now: now
+                )
                 return try context.sweep(countMax: options.sweepBatchCountMax)
             }
         }

@@ -60,7 +60,9 @@ enum MetaKey {
 /// Big-endian integers sort in numeric order as LMDB compares keys bytewise.
 enum BigEndianKey {
     static func bytes(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+        var writer = RecordWriter(capacity: MemoryLayout<UInt64>.size)
+        writer.write(value)
+        return writer.bytes
     }
 
     static func value(_ bytes: some Collection<UInt8>) -> UInt64? {
