@@ -5,10 +5,14 @@
 /// a punctuation character other than `_`. Keeping names to this set means they can be written
 /// into logs, CSV files and LMDB keys without quoting, and never contain a separator byte.
 public enum Identifier {
+    // Inlinable so that callers in other modules (the store checks every request's names) get a
+    // specialized copy instead of a generic call that looks up type metadata on each use.
+    @inlinable
     public static func isValid(_ name: some StringProtocol) -> Bool {
         isValid(utf8: name.utf8)
     }
 
+    @inlinable
     public static func isValid(utf8: some Collection<UInt8>) -> Bool {
         guard !utf8.isEmpty, utf8.count <= PolicyLimits.identifierBytesMax else { return false }
         var first = true

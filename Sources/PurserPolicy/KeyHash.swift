@@ -44,7 +44,16 @@ public struct KeyHash: Hashable, Sendable, CustomStringConvertible {
 
     /// Hashes a secret. The secret itself is not retained.
     public init(secret: some StringProtocol) {
-        self.bytes = Array(SHA256.hash(data: Array(secret.utf8)))
+        self.init(secret: String(secret))
+    }
+
+    /// Hashes a secret straight from its UTF-8 storage: no copy into an array, and no generic
+    /// path (every authorize hashes its key).
+    public init(secret: String) {
+        var secret = secret
+        var hasher = SHA256()
+        secret.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        self.bytes = hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// Lowercase hexadecimal, 64 characters.
