@@ -18,6 +18,16 @@ enum BytewiseOrder {
         left.withUnsafeBytes { compare($0, right) }
     }
 
+    /// The first 8 bytes as a big-endian integer, zero-padded: `prefix(a) < prefix(b)` implies
+    /// `a` sorts before `b`; equal prefixes decide nothing.
+    static func prefix(_ bytes: [UInt8]) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<8 {
+            value = value << 8 | UInt64(index < bytes.count ? bytes[index] : 0)
+        }
+        return value
+    }
+
     static func compare(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> Int {
         let common = min(left.count, right.count)
         if common > 0, let leftBase = left.baseAddress, let rightBase = right.baseAddress {

@@ -60,4 +60,17 @@ import Testing
             #expect((comparison == 0) == (left == right), "\(left) \(right)")
         }
     }
+
+    /// The sort's shortcut: a smaller prefix must mean an earlier key, including across the
+    /// 8-byte boundary and for keys shorter than 8 bytes (zero padding).
+    @Test func prefixesNeverContradictTheOrder() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let left = (0..<Int.random(in: 0...11, using: &generator)).map { _ in UInt8.random(in: 0...2, using: &generator) }
+            let right = (0..<Int.random(in: 0...11, using: &generator)).map { _ in UInt8.random(in: 0...2, using: &generator) }
+            let leftPrefix = BytewiseOrder.prefix(left), rightPrefix = BytewiseOrder.prefix(right)
+            if leftPrefix < rightPrefix { #expect(left.lexicographicallyPrecedes(right), "\(left) \(right)") }
+            if leftPrefix > rightPrefix { #expect(right.lexicographicallyPrecedes(left), "\(left) \(right)") }
+        }
+    }
 }
