@@ -49,7 +49,12 @@ final class PolicyReloader: Sendable {
             // keys) must be freed before the memory trim below can hand it back.
             let defaults = loaded.policy.defaults
             let parseMicroseconds = (WallClock.monotonicNanoseconds() - started) / 1_000
-            writer.loadPolicy(loaded.policy, version: loaded.version) { [logger, onLoaded, queue, writer] result in
+            // Encoded, sorted and compared with the stored policy here, on the reload queue: the
+            // writer's loop then only writes what changed. A comparison that fails is left to the
+            // loop, which makes it again and reports any error.
+            let prepared = PreparedPolicy(loaded.policy, version: loaded.version)
+            let difference = try? writer.policyDifference(prepared)
+            writer.loadPolicy(prepared, difference: difference) { [logger, onLoaded, queue, writer] result in
                 defer {
                     // By then the writer has dropped its copy of the policy too.
                     queue.asyncAfter(deadline: .now() + .milliseconds(200)) {

@@ -23,7 +23,7 @@ public final class StoreWriter: @unchecked Sendable {
     enum Work {
         case operation(StoreOperation, Completion<StoreOutcome>)
         case sweep(Completion<SweepSummary>)
-        case loadPolicy(Policy, version: String, Completion<PolicyLoadSummary>)
+        case loadPolicy(PreparedPolicy, PolicyDifference?, Completion<PolicyLoadSummary>)
         case trimOutbox(through: UInt64, Completion<Int>)
     }
 
@@ -124,8 +124,18 @@ public final class StoreWriter: @unchecked Sendable {
         enqueue(.trimOutbox(through: sequence, completion)) { completion(.failure(.shuttingDown)) }
     }
 
-    public func loadPolicy(_ policy: Policy, version: String, completion: @escaping Completion<PolicyLoadSummary>) {
-        enqueue(.loadPolicy(policy, version: version, completion)) { completion(.failure(.shuttingDown)) }
+    /// Stores a policy whose records were prepared, and its difference from the stored policy
+    /// computed, off the loop (`PreparedPolicy`, `policyDifference`): the loop only writes what
+    /// changed. Without a difference, or if another load came between, the loop compares itself.
+    public func loadPolicy(
+        _ prepared: PreparedPolicy, difference: PolicyDifference?, completion: @escaping Completion<PolicyLoadSummary>
+    ) {
+        enqueue(.loadPolicy(prepared, difference, completion)) { completion(.failure(.shuttingDown)) }
+    }
+
+    /// What loading `prepared` would change; any thread (a read transaction).
+    public func policyDifference(_ prepared: PreparedPolicy) throws(StoreError) -> PolicyDifference {
+        try store.policyDifference(prepared)
     }
 
     private func enqueue(_ work: Work, refused: () -> Void) {
@@ -180,10 +190,10 @@ public final class StoreWriter: @unchecked Sendable {
             case .trimOutbox(let sequence, let completion):
                 commitOperations()
                 completion(Result { () throws(StoreError) in try store.trimOutbox(through: sequence) })
-            case .loadPolicy(let policy, let version, let completion):
+            case .loadPolicy(let prepared, let difference, let completion):
                 // Operations queued before the reload are decided under the old policy.
                 commitOperations()
-                let result = Result { () throws(StoreError) in try store.loadPolicy(policy, version: version, now: clock()) }
+                let result = Result { () throws(StoreError) in try store.loadPolicy(prepared, difference: difference, now: clock()) }
                 // A reload is as durable as a settle: it must not be lost with a crash.
                 handOffForSync { completion(result) }
             }

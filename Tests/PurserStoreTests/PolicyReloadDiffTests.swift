@@ -15,6 +15,82 @@ import Testing
         #expect(try fixture.store.policyMetadata()?.version == "same-again")
     }
 
+    /// The daemon prepares records off its loop; what it stores must be exactly what a direct
+    /// load stores, and the load time is the transaction's, not the preparation's.
+    @Test func aPreparedPolicyStoresWhatThePolicyStores() throws {
+        let fixture = try StoreFixture()
+        let prepared = PreparedPolicy(S.policy, version: "prepared")
+        #expect(prepared.keyHashes.count >= S.policy.keys.count)
+        for records in [prepared.keys, prepared.keyHashes, prepared.tenants, prepared.accountTags, prepared.prices] {
+            #expect(zip(records, records.dropFirst()).allSatisfy { BytewiseOrder.compare($0.0, $1.0) < 0 })
+        }
+        let later = Timestamp(nanosecondsSinceEpoch: fixture.now.nanosecondsSinceEpoch + 5_000_000_000)
+        let summary = try fixture.store.loadPolicy(prepared, now: later)
+        #expect(summary.recordsChangedCount == 0)
+        #expect(summary.keysCount == S.policy.keys.count && summary.tenantsCount == S.policy.tenants.count)
+        #expect(try fixture.store.policyMetadata()?.version == "prepared")
+        #expect(try fixture.store.policyMetadata()?.loadedAt == later)
+        #expect(try fixture.authorize(S.secrets.acmeProd).isAllowed)
+    }
+
+    /// The daemon compares off its loop, in a read transaction, and the loop writes only that.
+    @Test func aDifferenceComputedBeforeTheTransactionIsApplied() throws {
+        let fixture = try StoreFixture()
+        var next = S.policy
+        next.keys.removeAll { $0.id == "key_globex" }
+        next.keys.append(KeyPolicy(id: "key_new", tenant: "globex", sha256: KeyHash(secret: "pk_test_new")))
+        let prepared = PreparedPolicy(next, version: "v2")
+        let difference = try fixture.store.policyDifference(prepared)
+        // keys: -globex, +new; hashes: -globex, +new.
+        #expect(difference.changesCount == 4)
+        let summary = try fixture.store.loadPolicy(prepared, difference: difference, now: fixture.now)
+        #expect(summary.recordsChangedCount == 4)
+        #expect(try fixture.authorize(S.secrets.globex) == .deny(Denial(reason: .unknownKey)))
+        #expect(try fixture.authorize("pk_test_new", model: "gpt-5.4-mini").isAllowed)
+        #expect(try fixture.store.loadPolicy(prepared, now: fixture.now).recordsChangedCount == 0)
+    }
+
+    /// A difference computed against a policy that another load has since replaced must not be
+    /// applied: the transaction notices and compares again.
+    @Test func aStaleDifferenceIsNotApplied() throws {
+        let fixture = try StoreFixture()
+        var next = S.policy
+        next.keys.removeAll { $0.id == "key_globex" }
+        let prepared = PreparedPolicy(next, version: "v2")
+        let stale = try fixture.store.policyDifference(prepared)
+
+        // Meanwhile another load adds a key and disables one.
+        var other = S.policy
+        other.keys.append(KeyPolicy(id: "key_new", tenant: "globex", sha256: KeyHash(secret: "pk_test_new")))
+        let umbrella = other.keys.firstIndex { $0.id == "key_umbrella" }!
+        other.keys[umbrella].disabled = true
+        try fixture.store.loadPolicy(other, version: "other", now: fixture.now)
+
+        let summary = try fixture.store.loadPolicy(prepared, difference: stale, now: fixture.now)
+        // From "other" to "next": -globex and -new (records and hashes), umbrella enabled again.
+        #expect(summary.recordsChangedCount == 5)
+        #expect(try fixture.authorize("pk_test_new", model: "gpt-5.4-mini") == .deny(Denial(reason: .unknownKey)))
+        #expect(try fixture.authorize(S.secrets.globex) == .deny(Denial(reason: .unknownKey)))
+        #expect(try fixture.authorize(S.secrets.umbrella).isAllowed)
+        #expect(try fixture.store.loadPolicy(prepared, now: fixture.now).recordsChangedCount == 0)
+    }
+
+    /// Unordered records with repeats come out in LMDB's order, the last of each repeat kept.
+    @Test func recordsArePutInKeyOrderKeepingTheLastRepeat() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let records = (0..<Int.random(in: 0...40, using: &generator)).map { index in
+                ((0..<Int.random(in: 0...10, using: &generator)).map { _ in UInt8.random(in: 0...2, using: &generator) }, [UInt8(truncatingIfNeeded: index)])
+            }
+            let ordered = StateStore.inKeyOrder(records)
+            var expected: [[UInt8]: [UInt8]] = [:]
+            for (key, value) in records { expected[key] = value }
+            #expect(ordered.count == expected.count)
+            #expect(zip(ordered, ordered.dropFirst()).allSatisfy { $0.0.lexicographicallyPrecedes($1.0) })
+            #expect(ordered.allSatisfy { expected[$0.0] == $0.1 })
+        }
+    }
+
     @Test func reloadAppliesAddedRemovedAndChangedRecordsOnly() throws {
         let fixture = try StoreFixture()
         var next = S.policy
