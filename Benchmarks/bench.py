@@ -746,8 +746,9 @@ def render(args, meta, floors, pursers, redises):
         per_pair = agg(pursers, "scenarios", (mode, connections, depth), "disk_bytes_per_request")
         pages_per_pair = None if per_pair is None else per_pair / 4096
         biggest = disk[max(DISK_FLOOR_PAGES_PER_FSYNC)]
+        # An estimate, not a bound: larger fsyncs merge more pages, and the warm-up is counted.
         ceiling = None if pages_per_pair in (None, 0) or biggest is None else biggest / pages_per_pair
-        pair_parts.append(f"{connections}x{depth} {fmt(pages_per_pair)} pages (ceiling at the disk floor {fmt(ceiling)} pairs/s)")
+        pair_parts.append(f"{connections}x{depth} {fmt(pages_per_pair)} pages (at the disk floor's {max(DISK_FLOOR_PAGES_PER_FSYNC)}-page rate: ~{fmt(ceiling)} pairs/s)")
     w("Purser disk writes per durable pair (/proc/diskstats of the data directory's device, warm-up included): "
       + ", ".join(pair_parts))
     w(f"Settle durable ack (settle alone, 1 conn, answered after fsync): p50 {fmt(agg(pursers, 'scenarios', ('pair', 1, 1), 'settle', 'p50_us'))} us, "
