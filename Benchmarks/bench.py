@@ -309,6 +309,28 @@ def thread_cpu_pct(before, after, seconds):
     return dict(sorted(usage.items(), key=lambda item: -item[1]))
 
 
+def cpu_times():
+    """The machine's `cpu` line of /proc/stat: jiffies by kind (user, nice, system, idle, iowait,
+    irq, softirq, steal, ...), or None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as handle:
+            for line in handle:
+                if line.startswith("cpu "):
+                    return [int(field) for field in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def steal_pct(before, after):
+    """% of all CPU time the hypervisor took from this VM between two `cpu_times()`: on a shared
+    host the same binary measures very differently as this rises."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return 100.0 * (after[7] - before[7]) / total if total > 0 else None
+
+
 def disk_sectors_written(path):
     """Sectors (512 bytes) written so far to the block device holding `path`, from /proc/diskstats:
     what reached the disk, whoever wrote it (the runs are alone on the machine), not what the kernel
@@ -799,6 +821,10 @@ def render(args, meta, floors, pursers, redises):
               + ", ".join(f"{name} {fmt(pct, 0)}" for name, pct in list(threads.items())[:4]))
     w(f"Redis with the same keys: RSS {fmt(ratio(agg(redises, 'rss_after_load_kib'), 1024))} MiB after loading them "
       f"({fmt(agg(redises, 'load_ms'))} ms), {fmt(ratio(agg(redises, 'rss_after_runs_kib'), 1024))} MiB after all scenarios")
+    w("Host steal while each system ran (/proc/stat, % of all CPU time; runs: "
+      + ", ".join(f"{name} " + "/".join(fmt(result.get("steal_pct"), 0) for result in results)
+                  for name, results in (("purser", pursers), ("floor", floors), ("redis", redises)))
+      + "): high steal slows every figure, and 1-connection latency most")
     cpu = ", ".join(f"{c}x{d} {fmt(agg(floors, (c, d), 'cpu_pct'), 0)}%" for c, d in SHAPES)
     w(f"Load generator CPU against the echo server (of one CPU; well under 100% means it is not the bottleneck): {cpu}")
     return "\n".join(lines)
@@ -868,7 +894,9 @@ def main(argv=None):
         log(f"policy with {args.keys:,} keys over {args.tenants:,} tenants in {work}")
         for run in range(args.runs):
             log(f"run {run + 1} of {args.runs}: purser")
+            before = cpu_times()
             purser = bench.run_purser(work, policy_path, keys_path, run)
+            purser["steal_pct"] = steal_pct(before, cpu_times())
             pursers.append(purser)
             sizes = purser["scenarios"][("authorize", 1, 1)]
             if run == 0:
@@ -876,9 +904,13 @@ def main(argv=None):
                 meta["reply_bytes"] = round(sizes["reply_bytes_mean"])
                 meta["purser_version"] = purser.get("server_version")
             log(f"run {run + 1} of {args.runs}: floor")
+            before = cpu_times()
             floors.append(bench.run_floor(work, meta["request_bytes"], meta["reply_bytes"]))
+            floors[-1]["steal_pct"] = steal_pct(before, cpu_times())
             log(f"run {run + 1} of {args.runs}: redis")
+            before = cpu_times()
             redis = bench.run_redis(work, redis_rows, keys_path, run)
+            redis["steal_pct"] = steal_pct(before, cpu_times())
             meta["redis_version"] = redis.get("version")
             redises.append(redis)
     except (BenchError, OSError, subprocess.SubprocessError) as error:
