@@ -50,7 +50,8 @@ enum ClientCall {
             parts.append(message.bool("allowed") == true ? "allowed" : "denied")
         }
         for spec in MessageSchema.fields(of: message.type) where spec.name != "allowed" {
-            guard let values = message.fields[spec.name] else { continue }
+            let values = message.values(spec.name)
+            guard !values.isEmpty else { continue }
             let rendered = values.map { value -> String in
                 switch value {
                 case .string(let text): return text

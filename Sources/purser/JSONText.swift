@@ -7,7 +7,8 @@ extension JSONText {
     static func object(of message: WireMessage) -> JSONText {
         var json = JSONText()
         for spec in MessageSchema.fields(of: message.type) {
-            guard let values = message.fields[spec.name] else { continue }
+            let values = message.values(spec.name)
+            guard !values.isEmpty else { continue }
             if spec.repeated {
                 let numbers = values.compactMap { value -> String? in
                     if case .int64(let number) = value { return String(number) }
