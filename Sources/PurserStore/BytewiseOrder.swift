@@ -21,6 +21,10 @@ enum BytewiseOrder {
     /// The first 8 bytes as a big-endian integer, zero-padded: `prefix(a) < prefix(b)` implies
     /// `a` sorts before `b`; equal prefixes decide nothing.
     static func prefix(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { prefix($0) }
+    }
+
+    static func prefix(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var value: UInt64 = 0
         for index in 0..<8 {
             value = value << 8 | UInt64(index < bytes.count ? bytes[index] : 0)

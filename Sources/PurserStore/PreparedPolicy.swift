@@ -10,39 +10,39 @@ import PurserPolicy
 /// only compares and writes.
 public struct PreparedPolicy: Sendable {
     /// Key id → `KeyPolicy`.
-    let keys: [([UInt8], [UInt8])]
+    let keys: SortedRecords
     /// SHA-256 of a secret → flag byte (0 current, 1 previous) + key id.
-    let keyHashes: [([UInt8], [UInt8])]
+    let keyHashes: SortedRecords
     /// Tenant id → `TenantRecord`.
-    let tenants: [([UInt8], [UInt8])]
+    let tenants: SortedRecords
     /// Tag → `TagPolicy`.
-    let accountTags: [([UInt8], [UInt8])]
+    let accountTags: SortedRecords
     /// Model → `ModelPrice`.
-    let prices: [([UInt8], [UInt8])]
+    let prices: SortedRecords
     /// Everything but the load time, which the transaction sets.
     let metadata: PolicyMetadata
 
     public init(_ policy: Policy, version: String) {
-        var keys: [([UInt8], [UInt8])] = []
-        var keyHashes: [([UInt8], [UInt8])] = []
-        keys.reserveCapacity(policy.keys.count)
-        keyHashes.reserveCapacity(policy.keys.count)
+        var keys = SortedRecords()
+        var keyHashes = SortedRecords()
         for key in policy.keys {
-            keys.append((Array(key.id.utf8), key.encodedRecord()))
-            keyHashes.append((key.sha256.bytes, [0] + Array(key.id.utf8)))
+            let id = Array(key.id.utf8)
+            keys.append(key: id, value: key.encodedRecord())
+            keyHashes.append(key: key.sha256.bytes, value: CollectionOfOne(0) + id)
             if let previous = key.previousSHA256 {
-                keyHashes.append((previous.bytes, [1] + Array(key.id.utf8)))
+                keyHashes.append(key: previous.bytes, value: CollectionOfOne(1) + id)
             }
         }
+        keys.sort()
+        keyHashes.sort()
+        self.keys = keys
+        self.keyHashes = keyHashes
         // The parser guarantees every tenant's plan exists.
-        let tenants = policy.tenants.values.map { tenant in
+        self.tenants = SortedRecords(policy.tenants.values.map { tenant in
             (Array(tenant.id.utf8), TenantRecord(tenant: tenant, plan: policy.plans[tenant.plan]!).encodedRecord())
-        }
-        self.keys = StateStore.inKeyOrder(keys)
-        self.keyHashes = StateStore.inKeyOrder(keyHashes)
-        self.tenants = StateStore.inKeyOrder(tenants)
-        self.accountTags = StateStore.inKeyOrder(policy.tags.map { (Array($0.key.utf8), $0.value.encodedRecord()) })
-        self.prices = StateStore.inKeyOrder(policy.prices.map { (Array($0.key.utf8), $0.value.encodedRecord()) })
+        })
+        self.accountTags = SortedRecords(policy.tags.map { (Array($0.key.utf8), $0.value.encodedRecord()) })
+        self.prices = SortedRecords(policy.prices.map { (Array($0.key.utf8), $0.value.encodedRecord()) })
         self.metadata = PolicyMetadata(
             version: version, defaults: policy.defaults, loadedAt: Timestamp(nanosecondsSinceEpoch: 0),
             plansCount: Int64(policy.plans.count), tenantsCount: Int64(policy.tenants.count), keysCount: Int64(policy.keys.count)
@@ -52,7 +52,7 @@ public struct PreparedPolicy: Sendable {
 
 extension StoreDatabases {
     /// Each policy database with the records `prepared` wants in it, always in this order.
-    func policyRecords(of prepared: PreparedPolicy) -> [(database: LMDBDatabase, records: [([UInt8], [UInt8])])] {
+    func policyRecords(of prepared: PreparedPolicy) -> [(database: LMDBDatabase, records: SortedRecords)] {
         [(keys, prepared.keys), (keyHashes, prepared.keyHashes), (tenants, prepared.tenants), (accountTags, prepared.accountTags), (prices, prepared.prices)]
     }
 }

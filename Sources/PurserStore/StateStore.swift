@@ -207,60 +207,29 @@ public final class StateStore: @unchecked Sendable {
         return PolicyDifference(storedMetadata: storedMetadata, byDatabase: byDatabase)
     }
 
-    /// `records` in LMDB's default key order: bytewise, a prefix before its extensions. A repeated
-    /// key keeps its last value, as successive puts would (the validator forbids repeats; this is
-    /// defence).
-    static func inKeyOrder(_ records: [([UInt8], [UInt8])]) -> [([UInt8], [UInt8])] {
-        let isSorted = zip(records, records.dropFirst()).allSatisfy { BytewiseOrder.compare($0.0, $1.0) < 0 }
-        if isSorted { return records }
-        // Key hashes come in file order, which is random for them: sorting 100,000 compared byte
-        // arrays ~1.7 million times through memcmp. A big-endian 8-byte prefix (zero padded, which
-        // keeps bytewise order) settles nearly every comparison as one integer comparison; equal
-        // prefixes fall back to the bytes.
-        let prefixes = records.map { BytewiseOrder.prefix($0.0) }
-        var order = Array(records.indices)
-        order.sort { left, right in
-            if prefixes[left] != prefixes[right] { return prefixes[left] < prefixes[right] }
-            let comparison = BytewiseOrder.compare(records[left].0, records[right].0)
-            return comparison != 0 ? comparison < 0 : left < right
-        }
-        return order.indices.filter { position in
-            position + 1 == order.count || records[order[position + 1]].0 != records[order[position]].0
-        }.map { records[order[$0]] }
-    }
-
-    /// Makes `database` hold exactly `desired`, writing only the entries that differ, and returns
-    /// how many it wrote or deleted.
+    /// What `database` lacks or holds beyond `desired`, read in one cursor pass; any transaction,
+    /// a read-only one included.
     ///
-    /// Why not clear and refill: with 100,000 keys that rewrote ~25 MB of pages on every reload
-    /// (copy-on-write), all dirty for the fsync that follows, while a typical reload changes a
-    /// handful of keys. Comparing in key order costs one read pass.
-    static func replaceContents(
-        of database: LMDBDatabase, with unordered: [([UInt8], [UInt8])], in transaction: LMDBTransaction
-    ) throws -> Int {
-        let desired = inKeyOrder(unordered)
-        let difference = try difference(of: database, from: desired, in: transaction)
-        try apply(difference, of: database, from: desired, in: transaction)
-        return difference.changesCount
-    }
-
-    /// What `database` lacks or holds beyond `desired` (in key order), read in one cursor pass;
-    /// any transaction, a read-only one included.
+    /// Why a difference rather than clearing and refilling: with 100,000 keys that rewrote ~25 MB
+    /// of pages on every reload (copy-on-write), all dirty for the fsync that follows, while a
+    /// typical reload changes a handful of keys.
     static func difference(
-        of database: LMDBDatabase, from desired: [([UInt8], [UInt8])], in transaction: LMDBTransaction
+        of database: LMDBDatabase, from desired: SortedRecords, in transaction: LMDBTransaction
     ) throws -> RecordsDifference {
         var difference = RecordsDifference()
         var next = 0
-        try transaction.forEachBorrowing(database) { key, value in
-            while next < desired.count, BytewiseOrder.compare(desired[next].0, key) < 0 {
-                difference.puts.append(next)
-                next += 1
-            }
-            if next < desired.count, BytewiseOrder.compare(desired[next].0, key) == 0 {
-                if BytewiseOrder.compare(desired[next].1, value) != 0 { difference.puts.append(next) }
-                next += 1
-            } else {
-                difference.deletions.append(Array(key))
+        try desired.withRecords { desiredKey, desiredValue in
+            try transaction.forEachBorrowing(database) { key, value in
+                while next < desired.count, BytewiseOrder.compare(desiredKey(next), key) < 0 {
+                    difference.puts.append(next)
+                    next += 1
+                }
+                if next < desired.count, BytewiseOrder.compare(desiredKey(next), key) == 0 {
+                    if BytewiseOrder.compare(desiredValue(next), value) != 0 { difference.puts.append(next) }
+                    next += 1
+                } else {
+                    difference.deletions.append(Array(key))
+                }
             }
         }
         difference.puts.append(contentsOf: next..<desired.count)
@@ -268,13 +237,15 @@ public final class StateStore: @unchecked Sendable {
     }
 
     static func apply(
-        _ difference: RecordsDifference, of database: LMDBDatabase, from desired: [([UInt8], [UInt8])], in transaction: LMDBTransaction
+        _ difference: RecordsDifference, of database: LMDBDatabase, from desired: SortedRecords, in transaction: LMDBTransaction
     ) throws {
         for key in difference.deletions {
             _ = try transaction.delete(database, key: key)
         }
-        for index in difference.puts {
-            try transaction.put(database, key: desired[index].0, value: desired[index].1)
+        try desired.withRecords { key, value in
+            for index in difference.puts {
+                try transaction.put(database, key: Array(key(index)), value: Array(value(index)))
+            }
         }
     }
 

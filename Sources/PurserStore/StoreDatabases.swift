@@ -28,9 +28,6 @@ struct StoreDatabases {
     /// Big-endian sequence → `LedgerEvent`: the outbox the ledger drains.
     let outbox: LMDBDatabase
 
-    /// Policy databases, emptied and rewritten together by a reload.
-    var policyDatabases: [LMDBDatabase] { [keyHashes, keys, tenants, accountTags, prices] }
-
     static let count = 12
 
     init(environment: LMDBEnvironment) throws(LMDBError) {

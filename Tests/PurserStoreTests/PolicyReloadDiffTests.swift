@@ -21,7 +21,7 @@ import Testing
         let fixture = try StoreFixture()
         let prepared = PreparedPolicy(S.policy, version: "prepared")
         #expect(prepared.keyHashes.count >= S.policy.keys.count)
-        for records in [prepared.keys, prepared.keyHashes, prepared.tenants, prepared.accountTags, prepared.prices] {
+        for records in [prepared.keys, prepared.keyHashes, prepared.tenants, prepared.accountTags, prepared.prices].map(\.pairs) {
             #expect(zip(records, records.dropFirst()).allSatisfy { BytewiseOrder.compare($0.0, $1.0) < 0 })
         }
         let later = Timestamp(nanosecondsSinceEpoch: fixture.now.nanosecondsSinceEpoch + 5_000_000_000)
@@ -82,7 +82,7 @@ import Testing
             let records = (0..<Int.random(in: 0...40, using: &generator)).map { index in
                 ((0..<Int.random(in: 0...10, using: &generator)).map { _ in UInt8.random(in: 0...2, using: &generator) }, [UInt8(truncatingIfNeeded: index)])
             }
-            let ordered = StateStore.inKeyOrder(records)
+            let ordered = SortedRecords(records).pairs
             var expected: [[UInt8]: [UInt8]] = [:]
             for (key, value) in records { expected[key] = value }
             #expect(ordered.count == expected.count)
