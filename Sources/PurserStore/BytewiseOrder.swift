@@ -7,15 +7,7 @@ import Darwin
 /// LMDB's default key order, on raw bytes: `memcmp` over the shorter length, then shorter first.
 enum BytewiseOrder {
     static func compare(_ left: [UInt8], _ right: [UInt8]) -> Int {
-        left.withUnsafeBytes { compare($0, right) }
-    }
-
-    static func compare(_ left: UnsafeRawBufferPointer, _ right: [UInt8]) -> Int {
-        right.withUnsafeBytes { compare(left, $0) }
-    }
-
-    static func compare(_ left: [UInt8], _ right: UnsafeRawBufferPointer) -> Int {
-        left.withUnsafeBytes { compare($0, right) }
+        left.withUnsafeBytes { left in right.withUnsafeBytes { compare(left, $0) } }
     }
 
     /// The first 8 bytes as a big-endian integer, zero-padded: `prefix(a) < prefix(b)` implies

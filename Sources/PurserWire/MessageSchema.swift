@@ -154,12 +154,4 @@ public enum MessageSchema {
             return [FieldSpec(1, "code", short, required: true), FieldSpec(2, "message", text)]
         }
     }
-
-    /// The spec of `name` in `type`; a programming error if absent.
-    static func spec(_ type: MessageType, _ name: String) -> FieldSpec {
-        guard let index = index(of: name, in: type) else {
-            preconditionFailure("\(type.name) has no field \(name)")
-        }
-        return fields(of: type)[index]
-    }
 }

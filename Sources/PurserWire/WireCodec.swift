@@ -101,7 +101,7 @@ public enum WireCodec {
     }
 
     /// Runs `body` on the bytes of `collection`, copying them only if they are not contiguous.
-    private static func withContiguousBytes<Result>(
+    static func withContiguousBytes<Result>(
         _ collection: some RandomAccessCollection<UInt8>, _ body: (UnsafeRawBufferPointer) -> Result
     ) -> Result {
         if let result = collection.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {

@@ -108,8 +108,7 @@ public enum WireRequest: Hashable, Sendable {
 
     /// Decodes a request payload; a reply type sent to the server is `unknown_type`.
     public init(payload: some RandomAccessCollection<UInt8>) throws(WireError) {
-        let bytes = Array(payload)
-        self = try bytes.withUnsafeBytes { bytes in Result { () throws(WireError) in try WireRequest(bytes: bytes) } }.get()
+        self = try WireCodec.withContiguousBytes(payload) { bytes in Result { () throws(WireError) in try WireRequest(bytes: bytes) } }.get()
     }
 
     /// Decodes a request payload in place (the daemon's receive buffer).
