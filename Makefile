@@ -19,6 +19,7 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq pkg-config liblmdb-dev libsqlite3-dev; }
 	@python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+	@python3 -c "import hdrh" 2>/dev/null || python3 -m pip install -q hdrhistogram
 
 build: deps
 	$(SWIFT) build -c $(CONFIGURATION) --product purser

@@ -120,6 +120,43 @@ class BenchError(Exception):
     pass
 
 
+# Latency histograms: loadgen keeps HdrHistogram's buckets (1 ns to one hour, 3 significant
+# figures) and prints the populated ones; they are recorded here into the reference HdrHistogram
+# (PyPI `hdrhistogram`), whose percentiles are the ones reported.
+HDR_LOWEST_NS, HDR_HIGHEST_NS, HDR_SIGNIFICANT_FIGURES = 1, 3_600_000_000_000, 3
+HDR_PERCENTILES = ((50, "p50_us"), (90, "p90_us"), (99, "p99_us"), (99.9, "p999_us"))
+HDR_INSTALL = "python3 -m pip install hdrhistogram"
+
+
+def hdr_histogram_class():
+    try:
+        from hdrh.histogram import HdrHistogram
+    except ImportError:
+        return None
+    return HdrHistogram
+
+
+def record_latencies(figures, label):
+    """Records loadgen's buckets (`hdr_ns`) into an HdrHistogram, in place of loadgen's own
+    percentiles, and keeps the histogram in HdrHistogram's compressed text form (`hdr_histogram`,
+    readable by any HdrHistogram implementation). loadgen computes its percentiles the same way
+    from the same buckets; a difference means the two layouts disagree, which is an error."""
+    histogram_class = hdr_histogram_class()
+    histogram = histogram_class(HDR_LOWEST_NS, HDR_HIGHEST_NS, HDR_SIGNIFICANT_FIGURES)
+    for value, count in figures.pop("hdr_ns"):
+        if histogram.get_lowest_equivalent_value(value) != value:
+            raise BenchError(f"{label}: loadgen bucket {value} ns is not an HdrHistogram bucket boundary")
+        histogram.record_value(value, count)
+    if histogram.get_total_count() != figures["count"]:
+        raise BenchError(f"{label}: HdrHistogram holds {histogram.get_total_count()} values, loadgen counted {figures['count']}")
+    for percentile, name in HDR_PERCENTILES:
+        microseconds = histogram.get_value_at_percentile(percentile) / 1e3
+        if abs(microseconds - figures[name]) > 0.0015:
+            raise BenchError(f"{label}: HdrHistogram p{percentile} {microseconds} us, loadgen {figures[name]} us")
+        figures[name] = microseconds
+    figures["hdr_histogram"] = histogram.encode().decode("ascii")
+
+
 def log(message):
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -443,6 +480,10 @@ class Bench:
         if line is None:
             raise BenchError(f"loadgen {label} printed no result (exit {result.returncode}): {result.stderr.strip()}")
         data = json.loads(line)
+        record_latencies(data, label)
+        for half in ("authorize", "settle"):
+            if half in data:
+                record_latencies(data[half], f"{label} ({half})")
         if data["errors"] or data["denied"] or data["dead_connections"] or not data["drained"] or data["completed"] == 0:
             problem = (f"{label}: errors {data['errors']}, denied {data['denied']}, dead connections "
                        f"{data['dead_connections']}, drained {data['drained']}, completed {data['completed']}; "
@@ -867,6 +908,10 @@ def main(argv=None):
         return 2
     if not shutil.which(args.redis_server) and not os.access(args.redis_server, os.X_OK):
         print("bench: redis-server not found; install it (apt-get install -y redis-server) or pass --redis-server",
+              file=sys.stderr)
+        return 2
+    if hdr_histogram_class() is None:
+        print(f"bench: latencies are recorded in HdrHistogram; install its Python package ({HDR_INSTALL})",
               file=sys.stderr)
         return 2
     if args.pin and not shutil.which("taskset"):

@@ -60,17 +60,59 @@ def test_smoke_measures_every_scenario_on_all_three_systems(tmp_path):
                   "Purser RSS with", "Purser start-up with", "Load generator CPU", "unpinned"):
         assert extra in result.stdout, f"{extra!r} missing from:\n{result.stdout}"
 
-    # The raw results agree: every cell completed requests without errors.
+    # The raw results agree: every cell completed requests without errors, and its latencies are an
+    # HdrHistogram holding every completed request, whose median is the reported p50.
     data = json.loads(raw.read_text())
+    cells = []
     for mode, connections, depth in bench.SCENARIOS:
         for system in ("purser", "redis"):
             cell = data[system][0]["scenarios"][f"{mode} {connections} {depth}"]
             assert cell["completed"] > 0 and cell["errors"] == 0 and cell["denied"] == 0, (system, mode, cell)
+            cells.append(cell)
+            if mode == "pair":
+                cells += [cell["authorize"], cell["settle"]]
         if mode == "pair":
             assert data["purser"][0]["scenarios"][f"pair {connections} {depth}"]["settle"]["count"] > 0
     for connections, depth in bench.SHAPES:
         assert data["floor"][0][f"{connections} {depth}"]["completed"] > 0
-    assert data["purser"][0]["rss_after_load_kib"] > 0 and data["purser"][0]["reload_ms"] is not None
+        cells.append(data["floor"][0][f"{connections} {depth}"])
+    HdrHistogram = bench.hdr_histogram_class()
+    for cell in cells:
+        histogram = HdrHistogram.decode(cell["hdr_histogram"])
+        assert histogram.get_total_count() == cell["count"] > 0
+        assert histogram.get_value_at_percentile(50) / 1e3 == cell["p50_us"]
+        assert "hdr_ns" not in cell
+
+
+def test_loadgen_histogram_is_an_hdr_histogram():
+    """loadgen's buckets and percentiles, value by value, against the reference HdrHistogram."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is not installed: the load generator is a C program")
+    loadgen = bench.build_c()["loadgen"]
+    HdrHistogram = bench.hdr_histogram_class()
+    reference = HdrHistogram(bench.HDR_LOWEST_NS, bench.HDR_HIGHEST_NS, bench.HDR_SIGNIFICANT_FIGURES)
+    # Every magnitude from 1 ns to an hour, each power of two's edges, and a spread in between.
+    values = sorted({v for e in range(42) for v in ((1 << e) - 1, 1 << e, (1 << e) + 1, (3 << e) // 2)} - {0})
+    values = [v for v in values if v <= bench.HDR_HIGHEST_NS] + [37_123 * i for i in range(1, 2000)]
+    for value in values:
+        reference.record_value(value)
+    result = subprocess.run([loadgen, "--record-stdin"], input="\n".join(map(str, values)), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    expected = {}
+    for value in values:
+        lowest = reference.get_lowest_equivalent_value(value)
+        expected[lowest] = expected.get(lowest, 0) + 1
+    assert [tuple(bucket) for bucket in figures["hdr_ns"]] == sorted(expected.items())
+    for percentile, name in bench.HDR_PERCENTILES:
+        assert figures[name] == reference.get_value_at_percentile(percentile) / 1e3, name
+    # bench.py accepts these buckets, and refuses one that is not an HdrHistogram bucket.
+    bench.record_latencies(figures, "reference")
+    assert HdrHistogram.decode(figures["hdr_histogram"]).get_total_count() == len(values)
+    with pytest.raises(bench.BenchError):
+        bench.record_latencies({"count": 1, "hdr_ns": [[2049, 1]], "p50_us": 0.002, "p90_us": 0.002,
+                                "p99_us": 0.002, "p999_us": 0.002}, "off-boundary")
 
 
 def test_store_bench_reports_store_and_floor_per_operation(tmp_path):

@@ -15,8 +15,8 @@
  *   redis-pair       Redis EVALSHA authorize, then EVALSHA --sha-settle (reservation, cost)
  *
  * Latency of every completed request (for pairs: authorize sent -> settle answered, and each
- * half separately) goes into a log-linear histogram (HDR-style: 128 linear sub-buckets per power
- * of two, <= 0.8 % error). Only completions inside the measurement window (after --warmup) count.
+ * half separately) goes into a histogram with HdrHistogram's buckets (3 significant figures, see
+ * below). Only completions inside the measurement window (after --warmup) count.
  * Output: one JSON line on stdout.
  *
  * --keys FILE: one key a line, "SECRET SHA256HEX" (Purser modes send the secret, Redis modes the
@@ -43,34 +43,62 @@
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Histogram: values in nanoseconds. Index < 256: exact; above, 128 sub-buckets per power of two. */
+/* Latency histogram: HdrHistogram's layout, in nanoseconds.
+ *
+ * The buckets are exactly those of an HdrHistogram (Gil Tene's design; the reference Java, C and
+ * Python implementations share them) with lowest discernible value 1 ns, highest trackable value
+ * HDR_HIGHEST_NS and 3 significant figures: every value is kept to within 0.1 %. Percentiles are
+ * computed the way HdrHistogram computes them (the highest value equivalent to the bucket holding
+ * the target count). The output lists each populated bucket as [lowest equivalent value, count],
+ * so that bench.py records them into the reference HdrHistogram (the `hdrhistogram` package from
+ * PyPI) and lands every count in the same bucket: its percentiles must equal ours, and bench.py
+ * checks that they do. The layout constants below are what HdrHistogram derives from (1,
+ * HDR_HIGHEST_NS, 3); bench.py also checks them against the library. */
 
-#define HIST_SUB 128
-#define HIST_MAX_EXP 42 /* up to 2^42 ns, ~73 minutes */
-#define HIST_BUCKETS (2 * HIST_SUB + (HIST_MAX_EXP - 8 + 1) * HIST_SUB)
+#define HDR_HIGHEST_NS 3600000000000ULL /* one hour: no round trip here comes near it */
+#define HDR_SUB_BUCKET_COUNT 2048       /* 2 * 10^3 rounded up to a power of two */
+#define HDR_SUB_BUCKET_HALF_COUNT 1024
+#define HDR_SUB_BUCKET_HALF_COUNT_MAGNITUDE 10
+#define HDR_SUB_BUCKET_MASK ((uint64_t)HDR_SUB_BUCKET_COUNT - 1) /* unit magnitude 0 */
+#define HDR_BUCKET_COUNT 32 /* 2048 * 2^31 > HDR_HIGHEST_NS */
+#define HDR_COUNTS_LENGTH ((HDR_BUCKET_COUNT + 1) * HDR_SUB_BUCKET_HALF_COUNT)
 
 typedef struct {
-    uint64_t counts[HIST_BUCKETS];
+    uint64_t counts[HDR_COUNTS_LENGTH];
     uint64_t total, max, min;
     double sum;
 } hist_t;
 
-static int hist_index(uint64_t v) {
-    if (v < 2 * HIST_SUB) return (int)v;
-    int e = 63 - __builtin_clzll(v); /* >= 8 */
-    if (e > HIST_MAX_EXP) return HIST_BUCKETS - 1;
-    int shift = e - 7;
-    return 2 * HIST_SUB + (e - 8) * HIST_SUB + (int)((v >> shift) - HIST_SUB);
+static int hdr_bucket_index(uint64_t v) {
+    int pow2ceiling = 64 - __builtin_clzll(v | HDR_SUB_BUCKET_MASK);
+    return pow2ceiling - (HDR_SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1);
 }
 
-/* The midpoint of a bucket's range. */
-static double hist_value(int index) {
-    if (index < 2 * HIST_SUB) return index;
-    int e = (index - 2 * HIST_SUB) / HIST_SUB + 8;
-    int sub = (index - 2 * HIST_SUB) % HIST_SUB;
-    int shift = e - 7;
-    double low = (double)(((uint64_t)(HIST_SUB + sub)) << shift);
-    return low + (double)(1ULL << shift) / 2.0;
+static int hist_index(uint64_t v) {
+    if (v > HDR_HIGHEST_NS) v = HDR_HIGHEST_NS;
+    int bucket = hdr_bucket_index(v);
+    int sub_bucket = (int)(v >> bucket);
+    return ((bucket + 1) << HDR_SUB_BUCKET_HALF_COUNT_MAGNITUDE) + (sub_bucket - HDR_SUB_BUCKET_HALF_COUNT);
+}
+
+/* The smallest value that lands in bucket `index` (HdrHistogram's valueFromIndex). */
+static uint64_t hist_lowest_value(int index) {
+    int bucket = (index >> HDR_SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1;
+    int sub_bucket = (index & (HDR_SUB_BUCKET_HALF_COUNT - 1)) + HDR_SUB_BUCKET_HALF_COUNT;
+    if (bucket < 0) {
+        sub_bucket -= HDR_SUB_BUCKET_HALF_COUNT;
+        bucket = 0;
+    }
+    return (uint64_t)sub_bucket << bucket;
+}
+
+/* The largest value that lands in the same bucket as `v` (HdrHistogram's highestEquivalentValue). */
+static uint64_t hist_highest_equivalent(uint64_t v) {
+    int bucket = hdr_bucket_index(v);
+    uint64_t sub_bucket = v >> bucket;
+    uint64_t lowest = sub_bucket << bucket;
+    if (sub_bucket >= HDR_SUB_BUCKET_COUNT) bucket++;
+    return lowest + (1ULL << bucket) - 1;
 }
 
 static void hist_record(hist_t *h, uint64_t v) {
@@ -82,35 +110,49 @@ static void hist_record(hist_t *h, uint64_t v) {
 }
 
 static void hist_merge(hist_t *into, const hist_t *from) {
-    for (int i = 0; i < HIST_BUCKETS; i++) into->counts[i] += from->counts[i];
+    for (int i = 0; i < HDR_COUNTS_LENGTH; i++) into->counts[i] += from->counts[i];
     into->total += from->total;
     into->sum += from->sum;
     if (from->max > into->max) into->max = from->max;
     if (from->min && (!into->min || from->min < into->min)) into->min = from->min;
 }
 
-static double hist_percentile(const hist_t *h, double p) {
+/* HdrHistogram's getValueAtPercentile, `percentile` in [0, 100]. */
+static double hist_percentile(const hist_t *h, double percentile) {
     if (h->total == 0) return 0;
-    uint64_t rank = (uint64_t)ceil(p * (double)h->total);
-    if (rank < 1) rank = 1;
+    uint64_t target = (uint64_t)(percentile * (double)h->total / 100.0 + 0.5);
+    if (target < 1) target = 1;
     uint64_t seen = 0;
-    for (int i = 0; i < HIST_BUCKETS; i++) {
+    for (int i = 0; i < HDR_COUNTS_LENGTH; i++) {
         seen += h->counts[i];
-        if (seen >= rank) {
-            double v = hist_value(i);
-            return v > (double)h->max ? (double)h->max : v;
-        }
+        if (seen >= target) return (double)hist_highest_equivalent(hist_lowest_value(i));
     }
-    return (double)h->max;
+    return 0;
 }
 
-static void hist_json(FILE *f, const char *name, const hist_t *h, double seconds) {
-    fprintf(f, "\"%s\":{\"count\":%llu,\"throughput\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
-               "\"p999_us\":%.2f,\"max_us\":%.2f,\"min_us\":%.2f,\"mean_us\":%.2f}",
-            name, (unsigned long long)h->total, seconds > 0 ? (double)h->total / seconds : 0.0,
-            hist_percentile(h, 0.50) / 1e3, hist_percentile(h, 0.90) / 1e3, hist_percentile(h, 0.99) / 1e3,
-            hist_percentile(h, 0.999) / 1e3, (double)h->max / 1e3, (double)h->min / 1e3,
+/* "hdr_ns":[[lowest equivalent value, count],...], the populated buckets in order. */
+static void hist_buckets_json(FILE *f, const hist_t *h) {
+    fprintf(f, "\"hdr_ns\":[");
+    int first = 1;
+    for (int i = 0; i < HDR_COUNTS_LENGTH; i++) {
+        if (!h->counts[i]) continue;
+        fprintf(f, "%s[%llu,%llu]", first ? "" : ",", (unsigned long long)hist_lowest_value(i),
+                (unsigned long long)h->counts[i]);
+        first = 0;
+    }
+    fprintf(f, "]");
+}
+
+/* The histogram's figures as JSON members, without braces: count, throughput, percentiles in
+ * microseconds, and the buckets. */
+static void hist_members_json(FILE *f, const hist_t *h, double seconds) {
+    fprintf(f, "\"count\":%llu,\"throughput\":%.1f,\"p50_us\":%.3f,\"p90_us\":%.3f,\"p99_us\":%.3f,"
+               "\"p999_us\":%.3f,\"max_us\":%.3f,\"min_us\":%.3f,\"mean_us\":%.3f,",
+            (unsigned long long)h->total, seconds > 0 ? (double)h->total / seconds : 0.0,
+            hist_percentile(h, 50) / 1e3, hist_percentile(h, 90) / 1e3, hist_percentile(h, 99) / 1e3,
+            hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3, (double)h->min / 1e3,
             h->total ? h->sum / (double)h->total / 1e3 : 0.0);
+    hist_buckets_json(f, h);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -653,11 +695,25 @@ static void usage(void) {
             "usage: loadgen --socket PATH --mode echo|ping|authorize|pair|redis-authorize|redis-pair\n"
             "  [--connections N] [--depth D] [--threads T] [--seconds S] [--warmup S] [--drain S]\n"
             "  [--keys FILE] [--request-bytes B] [--model M] [--estimate MICROS] [--cost MICROS]\n"
-            "  [--rid-prefix P] [--sha-authorize SHA] [--sha-settle SHA] [--label L] [--seed N]\n");
+            "  [--rid-prefix P] [--sha-authorize SHA] [--sha-settle SHA] [--label L] [--seed N]\n"
+            "       loadgen --record-stdin   (records nanosecond values read from stdin, prints the\n"
+            "                                 histogram: how the tests check its buckets)\n");
     exit(2);
 }
 
+/* --record-stdin: the histogram alone, for the tests that compare it with HdrHistogram's. */
+static int record_stdin(void) {
+    hist_t *h = calloc(1, sizeof(hist_t));
+    unsigned long long value;
+    while (scanf("%llu", &value) == 1) hist_record(h, value);
+    printf("{");
+    hist_members_json(stdout, h, 0);
+    printf("}\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--record-stdin") == 0) return record_stdin();
     static struct option options[] = {
         {"socket", required_argument, 0, 's'},        {"mode", required_argument, 0, 'm'},
         {"connections", required_argument, 0, 'c'},   {"depth", required_argument, 0, 'd'},
@@ -783,17 +839,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cfg.connections; i++) dead += conns[i].dead != 0;
 
     printf("{\"label\":\"%s\",\"mode\":\"%s\",\"connections\":%d,\"depth\":%d,\"threads\":%d,\"seconds\":%.4f,"
-           "\"warmup\":%.3f,\"completed\":%llu,\"throughput\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
-           "\"p999_us\":%.2f,\"max_us\":%.2f,\"mean_us\":%.2f,",
+           "\"warmup\":%.3f,\"completed\":%llu,",
            cfg.label, mode_names[cfg.mode], cfg.connections, cfg.depth, cfg.threads, seconds, cfg.warmup,
-           (unsigned long long)lat->total, (double)lat->total / seconds, hist_percentile(lat, 0.5) / 1e3,
-           hist_percentile(lat, 0.9) / 1e3, hist_percentile(lat, 0.99) / 1e3, hist_percentile(lat, 0.999) / 1e3,
-           (double)lat->max / 1e3, lat->total ? lat->sum / (double)lat->total / 1e3 : 0.0);
+           (unsigned long long)lat->total);
+    /* The whole request (for pairs: authorize sent -> settle answered) at the top level, each half
+     * of a pair in its own object. */
+    hist_members_json(stdout, lat, seconds);
+    printf(",");
     if (is_pair()) {
-        hist_json(stdout, "authorize", auth, seconds);
-        printf(",");
-        hist_json(stdout, "settle", settle, seconds);
-        printf(",");
+        printf("\"authorize\":{");
+        hist_members_json(stdout, auth, seconds);
+        printf("},\"settle\":{");
+        hist_members_json(stdout, settle, seconds);
+        printf("},");
     }
     printf("\"errors\":%llu,\"denied\":%llu,\"dead_connections\":%d,\"drained\":%s,\"first_error\":\"%s\","
            "\"request_bytes_mean\":%.1f,\"reply_bytes_mean\":%.1f,\"keys\":%zu,"
