@@ -12,9 +12,18 @@ public enum MessageSchema {
     }
 
     /// Where the field `name` sits in the schema of `type`. Names are short ASCII literals, so a
-    /// scan comparing them is cheaper than hashing one.
+    /// scan is cheaper than hashing one; it compares byte counts first because most names differ
+    /// in length, and comparing two different strings costs Swift a Unicode-aware slow path
+    /// (callgrind: by name, this scan was 6% of an authorize's instructions in the daemon).
     static func index(of name: String, in type: MessageType) -> Int? {
-        table[Int(type.rawValue)].firstIndex { $0.name == name }
+        let row = Int(type.rawValue)
+        let specs = table[row]
+        let byteCounts = nameByteCounts[row]
+        let byteCount = name.utf8.count
+        for index in specs.indices where byteCounts[index] == byteCount && specs[index].name == name {
+            return index
+        }
+        return nil
     }
 
     /// Where the field with `tag` sits in the schema of `type`. Every schema numbers its tags
@@ -30,6 +39,9 @@ public enum MessageSchema {
     private static let table: [[FieldSpec]] = (0...255).map { byte in
         MessageType(rawValue: UInt8(byte)).map(build) ?? []
     }
+
+    /// `table`'s field names' UTF-8 byte counts, row by row.
+    private static let nameByteCounts: [[Int]] = table.map { specs in specs.map { $0.name.utf8.count } }
 
     private static func build(_ type: MessageType) -> [FieldSpec] {
         switch type {
