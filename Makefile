@@ -8,7 +8,7 @@ BIN := .build/$(CONFIGURATION)/purser
 POLICY ?= examples/policy.yaml
 DATA ?= ./purser-data
 
-.PHONY: run test deps build build-release crash-test fuzz bench clean
+.PHONY: run test deps build build-release crash-test fuzz bench instructions clean
 
 CYCLES ?= 20
 FUZZ_SECONDS ?= 60
@@ -52,6 +52,11 @@ fuzz:
 bench: deps
 	$(SWIFT) build -c release --product purser
 	python3 Benchmarks/bench.py --pin --purser-bin $(CURDIR)/.build/release/purser
+
+# Instructions per operation of the daemon, counted by callgrind (needs valgrind; see Benchmarks/README.md).
+instructions: deps
+	$(SWIFT) build -c release --product purser
+	python3 Benchmarks/instructions.py --purser-bin $(CURDIR)/.build/release/purser
 
 clean:
 	rm -rf .build purser-data purser.sock purser-admin.sock

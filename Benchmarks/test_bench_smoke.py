@@ -126,3 +126,31 @@ def test_store_bench_reports_store_and_floor_per_operation(tmp_path):
     assert match, result.stdout
     store, floor, ratio = (float(value) for value in match.groups())
     assert store > 0 and floor > 0 and abs(ratio - store / floor) < 0.01 * ratio + 0.01
+
+
+def test_instruction_counts_cover_every_cell(tmp_path):
+    """`instructions.py` end to end on a small policy: every cell is counted, and an authorize (a
+    write transaction and its commit) executes more instructions than a ping (one read)."""
+    if not shutil.which("valgrind") or not shutil.which("objcopy"):
+        pytest.skip("valgrind is not installed (apt-get install -y valgrind): instructions.py counts with callgrind")
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is not installed: the load generator and the sigsuspend shim are C")
+    binary = purser_binary()
+    raw = tmp_path / "instructions.json"
+    result = subprocess.run([sys.executable, os.path.join(HERE, "instructions.py"), "--purser-bin", binary,
+                             "--keys", "200", "--tenants", "20", "--seconds", "2", "--json", str(raw)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"instructions.py failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    data = json.loads(raw.read_text())
+    cells = {(cell["mode"], cell["connections"]): cell for cell in data["cells"]}
+    assert set(cells) == {(mode, connections) for _, mode, connections in instructions_cells()}
+    for cell in cells.values():
+        assert cell["operations"] > 0 and cell["instructions_per_operation"] > 0, cell
+    assert cells[("authorize", 1)]["instructions_per_operation"] > cells[("ping", 1)]["instructions_per_operation"]
+    assert data["idle_instructions_per_second"] > 0
+    assert "instructions/op" in result.stdout and "/ ping" in result.stdout
+
+
+def instructions_cells():
+    import instructions  # noqa: E402 (Benchmarks/ is on sys.path above)
+    return instructions.CELLS
