@@ -105,14 +105,16 @@ def main(argv=None):
                    "--policy", policy, "--data", os.path.join(work, "data"), "--socket", sock,
                    "--admin-socket", admin_sock, "--log-level", "warning"]
         bench.log(f"starting purser under callgrind with {args.keys:,} keys (slow: every instruction is simulated)")
-        log_file = open(os.path.join(work, "purser.log"), "w")
-        daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "LD_PRELOAD": shim})
+        log_path = os.path.join(work, "purser.log")
+        with open(log_path, "w") as log_file:
+            daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                      env={**os.environ, "LD_PRELOAD": shim})
         deadline = time.monotonic() + args.startup_timeout
         while True:
             if daemon.poll() is not None:
-                raise bench.BenchError(f"purser under callgrind exited with {daemon.returncode}; see "
-                                       f"{os.path.join(work, 'purser.log')}")
+                with open(log_path) as log_file:
+                    tail = log_file.read()[-3000:]
+                raise bench.BenchError(f"purser under callgrind exited with {daemon.returncode}:\n{tail}")
             try:
                 probe = bench.PurserAdmin(sock, timeout=30)
                 probe.ping()
