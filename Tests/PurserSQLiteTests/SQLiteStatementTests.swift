@@ -72,6 +72,37 @@ final class SQLiteStatementTests {
         }
     }
 
+    /// Text and blobs are bound from one buffer owned by the statement (SQLITE_STATIC), which
+    /// grows when values outgrow it: every value must still be read back exactly, whether it
+    /// grew the buffer, fit in a larger one, or sat beside empty values.
+    @Test func boundValuesSurviveTheirBufferGrowingAndShrinking() throws {
+        let insert = try database.prepare("INSERT INTO items (amount, label, data) VALUES (?, ?, ?)")
+        var written: [(label: String, data: [UInt8])] = []
+        for (step, size) in [1, 0, 7, 4_096, 3, 100_000, 0, 65_537, 2].enumerated() {
+            let label = String(repeating: Character(UnicodeScalar(UInt8(97 + step % 26))), count: size)
+            let data = (0..<(size / 2)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ step) }
+            try insert.run([.integer(Int64(step)), .text(label), .blob(data)])
+            written.append((label, data))
+        }
+        // An explicit bind that grows the buffer, then the execution that uses it.
+        let big = String(repeating: "z", count: 300_000)
+        try insert.bind([.integer(99), .text(big), .blob([1, 2, 3])])
+        try insert.run()
+        written.append((big, [1, 2, 3]))
+
+        var read: [(label: String, data: SQLiteValue)] = []
+        try database.prepare("SELECT label, data FROM items ORDER BY id").forEachRow { row in
+            read.append((row.text(0), row.value(1)))
+        }
+        try #require(read.count == written.count)
+        for (item, readItem) in zip(written, read) {
+            #expect(readItem.label == item.label)
+            #expect(readItem.data == .blob(item.data))
+        }
+        // A lookup bound after the buffer grew finds what was written with the small one.
+        #expect(try database.scalar("SELECT amount FROM items WHERE label = ?", ["a"]) == .integer(0))
+    }
+
     @Test func columnNamesAndValuesOfEveryKind() throws {
         let row = try #require(try database.prepare("SELECT 42 AS answer, 'text' AS word, x'00ff' AS bytes, NULL AS absent").firstRow())
         #expect(row == [.integer(42), .text("text"), .blob([0, 0xFF]), .null])
