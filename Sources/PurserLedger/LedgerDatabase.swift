@@ -48,14 +48,14 @@ public final class LedgerDatabase {
     }
 
     private func meta(_ name: String) throws(SQLiteError) -> Int64? {
-        guard case .integer(let value)? = try database.cachedStatement("SELECT value FROM ledger_meta WHERE name = ?")
+        guard case .integer(let value)? = try database.cachedStatement(literal: "SELECT value FROM ledger_meta WHERE name = ?")
             .firstRow([.text(name)])?.first
         else { return nil }
         return value
     }
 
     private func setMeta(_ name: String, _ value: Int64) throws(SQLiteError) {
-        try database.cachedStatement("INSERT INTO ledger_meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+        try database.cachedStatement(literal: "INSERT INTO ledger_meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
             .run([.text(name), .integer(value)])
     }
 
@@ -92,7 +92,7 @@ public final class LedgerDatabase {
         let scopes = event.scopes.map(\.description).joined(separator: "|")
         func optionalText(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
         func optionalInteger(_ value: Int64?) -> SQLiteValue { value.map { .integer($0) } ?? .null }
-        try database.cachedStatement("""
+        try database.cachedStatement(literal: """
             INSERT INTO events (sequence, time_ms, day, kind, tenant, key_id, tags, model, input_tokens, output_tokens,
                 cost_micros, estimate_micros, status, retries, request_id, reservation_id, policy_version,
                 price_input_micros, price_output_micros, scopes, draws_balance, overdraft_scope, overdraft_period,
@@ -113,7 +113,7 @@ public final class LedgerDatabase {
 
     private func write(_ totals: BatchTotals) throws(SQLiteError) {
         for (key, measures) in totals.rollups {
-            try database.cachedStatement("""
+            try database.cachedStatement(literal: """
                 INSERT INTO rollups (day, tenant, key_id, model, requests, errors, input_tokens, output_tokens, cost_micros)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(day, tenant, key_id, model) DO UPDATE SET requests = requests + excluded.requests,
@@ -122,7 +122,7 @@ public final class LedgerDatabase {
                 """).run([.text(key.day), .text(key.tenant), .text(key.keyId), .text(key.model)] + measures.values)
         }
         for (key, measures) in totals.tagRollups {
-            try database.cachedStatement("""
+            try database.cachedStatement(literal: """
                 INSERT INTO tag_rollups (day, tenant, key_id, model, tag, requests, errors, input_tokens, output_tokens, cost_micros)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(day, tenant, key_id, model, tag) DO UPDATE SET requests = requests + excluded.requests,
@@ -132,7 +132,7 @@ public final class LedgerDatabase {
                     + measures.values)
         }
         for (key, micros) in totals.scopeTotals {
-            try database.cachedStatement("""
+            try database.cachedStatement(literal: """
                 INSERT INTO scope_totals (scope, period, period_key, micros) VALUES (?, ?, ?, ?)
                 ON CONFLICT(scope, period, period_key) DO UPDATE SET micros = micros + excluded.micros
                 """).run([.text(key.scope), .text(key.period), .text(key.periodKey), .integer(micros)])
@@ -148,7 +148,7 @@ public final class LedgerDatabase {
         let cutoffDay = LedgerCalendar.dayKey(cutoff)
         let cutoffDays = cutoff.daysSinceEpoch
         return try database.transaction {
-            try database.cachedStatement("DELETE FROM events WHERE day < ?").run([.text(cutoffDay)])
+            try database.cachedStatement(literal: "DELETE FROM events WHERE day < ?").run([.text(cutoffDay)])
             let deleted = database.changes
             if (try meta("pruned_before_day") ?? Int64.min) < cutoffDays {
                 try setMeta("pruned_before_day", cutoffDays)

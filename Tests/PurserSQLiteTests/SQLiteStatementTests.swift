@@ -161,6 +161,26 @@ final class SQLiteStatementTests {
         #expect(try database.scalar("SELECT COUNT(*) FROM accounts WHERE name = 'stale'") == .integer(0))
     }
 
+    /// A statement asked for by literal is the one asked for by the same text, reused and reset
+    /// like it, and closed with the database.
+    @Test func cachedStatementByLiteralIsTheCachedStatementOfItsText() throws {
+        func insert() throws -> SQLiteStatement {
+            try database.cachedStatement(literal: "INSERT INTO accounts (name) VALUES (?)")
+        }
+        let first = try insert()
+        #expect(try insert() === first)
+        #expect(try database.cachedStatement("INSERT INTO accounts (name) VALUES (?)") === first)
+        #expect(try database.cachedStatement(literal: "SELECT COUNT(*) FROM accounts") !== first)
+        try first.run(["alpha"])
+        try first.bind(["stale"])
+        let again = try insert()
+        #expect(throws: SQLiteError.self) { try again.run() }
+        try again.run(["beta"])
+        #expect(try database.scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM accounts ORDER BY id)") == .text("alpha,beta"))
+        database.close()
+        #expect(throws: SQLiteError.closed) { try insert() }
+    }
+
     @Test func explicitBindIsUsedOnceByTheNextExecution() throws {
         let insert = try database.prepare("INSERT INTO accounts (name) VALUES (?)")
         try insert.bind(["bound"])
