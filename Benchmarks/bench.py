@@ -314,6 +314,25 @@ class PurserAdmin:
         return {"keys": values.get(4), "duration_us": values.get(5)}
 
 
+def wait_for_purser(daemon, sock, log_path, deadline, timeout_seconds, poll_seconds, ping_timeout_seconds=5):
+    """Returns once the daemon answers `ping` on `sock`; raises BenchError with the tail of its
+    log if it exits first, or once `time.perf_counter()` passes `deadline`."""
+    while True:
+        if daemon.poll() is not None:
+            with open(log_path) as log_file:
+                tail = log_file.read()[-2000:]
+            raise BenchError(f"purser exited with {daemon.returncode} at start-up; see {log_path}:\n{tail}")
+        try:
+            probe = PurserAdmin(sock, timeout=ping_timeout_seconds)
+            probe.ping()
+            probe.close()
+            return
+        except (OSError, BenchError):
+            if time.perf_counter() > deadline:
+                raise BenchError(f"purser did not answer ping within {timeout_seconds} s")
+            time.sleep(poll_seconds)
+
+
 def thread_cpu_ticks(pid):
     """{tid: (thread name, CPU clock ticks user + system)} of the threads of `pid`."""
     ticks = {}
@@ -571,19 +590,7 @@ class Bench:
             try:
                 admin = None
                 deadline = started + self.args.startup_timeout
-                while True:
-                    if daemon.poll() is not None:
-                        raise BenchError(f"purser exited with {daemon.returncode} at start-up; see {log_path}:\n"
-                                         + open(log_path).read()[-2000:])
-                    try:
-                        probe = PurserAdmin(sock, timeout=5)
-                        probe.ping()
-                        probe.close()
-                        break
-                    except (OSError, BenchError):
-                        if time.perf_counter() > deadline:
-                            raise BenchError(f"purser did not answer ping within {self.args.startup_timeout} s")
-                        time.sleep(0.002)
+                wait_for_purser(daemon, sock, log_path, deadline, self.args.startup_timeout, poll_seconds=0.002)
                 out["startup_ms"] = (time.perf_counter() - started) * 1000
                 memory = rss_kib(daemon.pid)
                 out["rss_after_load_kib"] = memory["VmRSS"]

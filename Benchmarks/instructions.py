@@ -109,21 +109,9 @@ def main(argv=None):
         with open(log_path, "w") as log_file:
             daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                       env={**os.environ, "LD_PRELOAD": shim})
-        deadline = time.monotonic() + args.startup_timeout
-        while True:
-            if daemon.poll() is not None:
-                with open(log_path) as log_file:
-                    tail = log_file.read()[-3000:]
-                raise bench.BenchError(f"purser under callgrind exited with {daemon.returncode}:\n{tail}")
-            try:
-                probe = bench.PurserAdmin(sock, timeout=30)
-                probe.ping()
-                probe.close()
-                break
-            except (OSError, bench.BenchError):
-                if time.monotonic() > deadline:
-                    raise bench.BenchError(f"purser did not answer ping within {args.startup_timeout} s")
-                time.sleep(0.5)
+        # Under callgrind a ping takes far longer than natively, hence the longer timeouts.
+        bench.wait_for_purser(daemon, sock, log_path, time.perf_counter() + args.startup_timeout,
+                              args.startup_timeout, poll_seconds=0.5, ping_timeout_seconds=30)
 
         def loadgen(mode, connections, seconds, prefix):
             result = subprocess.run([tools["loadgen"], "--socket", sock, "--mode", mode, "--connections",
