@@ -110,11 +110,11 @@ public final class SQLiteStatement {
         // when needed, and the old one freed only once nothing is bound to it any more.
         // One byte more than the values need, so that even an empty text at the end has an
         // address inside the buffer (a nil pointer would bind NULL, not "").
-        var bytesNeeded = 0
+        var bytesNeeded = 1
         for value in values {
             switch value {
-            case .text(let text): bytesNeeded += text.utf8.count + (bytesNeeded == 0 ? 1 : 0)
-            case .blob(let bytes): bytesNeeded += bytes.count + (bytesNeeded == 0 ? 1 : 0)
+            case .text(let text): bytesNeeded += text.utf8.count
+            case .blob(let bytes): bytesNeeded += bytes.count
             case .null, .integer: break
             }
         }
