@@ -125,7 +125,14 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// Must not be nested inside another `write` on the same thread (checked by a precondition).
     public func write<T>(_ body: (LMDBTransaction) throws -> T) throws -> T {
-        let transaction = try beginTransaction(isReadOnly: false)
+        try write(log: nil, body)
+    }
+
+    /// The same, recording every change the transaction makes into `log` (after what it already
+    /// holds), for a redo journal. Changes of a transaction that aborts are recorded too: the
+    /// caller discards the log when this throws.
+    public func write<T>(log: LMDBWriteLog?, _ body: (LMDBTransaction) throws -> T) throws -> T {
+        let transaction = try beginTransaction(isReadOnly: false, writeLog: log)
         let result: T
         do {
             result = try body(transaction)
@@ -253,7 +260,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     // MARK: - Transactions
 
-    private func beginTransaction(isReadOnly: Bool) throws(LMDBError) -> LMDBTransaction {
+    private func beginTransaction(isReadOnly: Bool, writeLog: LMDBWriteLog? = nil) throws(LMDBError) -> LMDBTransaction {
         let handle = try acquireHandle(isWriter: !isReadOnly)
         var transaction: OpaquePointer?
         // Not under stateMutex: a write begin blocks until the current writer commits.
@@ -265,7 +272,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if !isReadOnly {
             withState { state in state.writerThread = pthread_self() }
         }
-        return LMDBTransaction(environment: self, handle: transaction, isReadOnly: isReadOnly)
+        return LMDBTransaction(environment: self, handle: transaction, isReadOnly: isReadOnly, writeLog: writeLog)
     }
 
     /// Called by a transaction once its handle has been committed or aborted.

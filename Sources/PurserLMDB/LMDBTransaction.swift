@@ -1,5 +1,13 @@
 import CLMDB
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A read or write transaction, handed to the closure of `LMDBEnvironment.read(_:)` or
 /// `write(_:)`.
 ///
@@ -12,11 +20,20 @@ public final class LMDBTransaction {
     private let environment: LMDBEnvironment
     /// Nil once committed or aborted: LMDB frees the transaction at that point.
     private var handle: OpaquePointer?
+    /// Where a write transaction records its changes, when the caller asked for it.
+    let writeLog: LMDBWriteLog?
 
-    init(environment: LMDBEnvironment, handle: OpaquePointer, isReadOnly: Bool) {
+    init(environment: LMDBEnvironment, handle: OpaquePointer, isReadOnly: Bool, writeLog: LMDBWriteLog? = nil) {
         self.environment = environment
         self.handle = handle
         self.isReadOnly = isReadOnly
+        self.writeLog = writeLog
+    }
+
+    /// LMDB's id of this transaction (`mdb_txn_id`): for a write transaction, the id its commit
+    /// will have if it changes anything (one more than the last committed).
+    public var id: UInt64 {
+        UInt64(mdb_txn_id(validHandle()))
     }
 
     deinit {
@@ -109,12 +126,15 @@ public final class LMDBTransaction {
     /// Stores `value` under `key`, replacing any previous value.
     public func put(_ database: LMDBDatabase, key: [UInt8], value: [UInt8]) throws(LMDBError) {
         _ = try put(database, key: key, value: value, flags: 0)
+        writeLog?.recordPut(database, key: key, value: value)
     }
 
     /// Stores `value` under `key` only if the key is absent (`MDB_NOOVERWRITE`).
     /// Returns false, leaving the existing value, when the key is present.
     public func putIfAbsent(_ database: LMDBDatabase, key: [UInt8], value: [UInt8]) throws(LMDBError) -> Bool {
-        try put(database, key: key, value: value, flags: UInt32(MDB_NOOVERWRITE))
+        let isStored = try put(database, key: key, value: value, flags: UInt32(MDB_NOOVERWRITE))
+        if isStored { writeLog?.recordPut(database, key: key, value: value) }
+        return isStored
     }
 
     /// Removes `key`. Returns false if it was absent.
@@ -128,6 +148,7 @@ public final class LMDBTransaction {
         }
         if code == MDB_NOTFOUND { return false }
         try LMDBError.check(code, "mdb_del")
+        writeLog?.recordDelete(database, key: key)
         return true
     }
 
@@ -135,6 +156,7 @@ public final class LMDBTransaction {
     public func removeAll(_ database: LMDBDatabase) throws(LMDBError) {
         let handle = validWriteHandle()
         try LMDBError.check(mdb_drop(handle, database.handle, 0), "mdb_drop")
+        writeLog?.recordRemoveAll(database)
     }
 
     /// Returns false when `MDB_NOOVERWRITE` finds the key present.
@@ -157,6 +179,10 @@ public final class LMDBTransaction {
 
     func openDatabase(named name: String, flags: LMDBDatabaseFlags) throws(LMDBError) -> LMDBDatabase {
         let handle = validWriteHandle()
+        // A write log names databases in one length byte.
+        guard !name.utf8.isEmpty, name.utf8.count <= Int(UInt8.max) else {
+            throw LMDBError(code: EINVAL, operation: "mdb_dbi_open")
+        }
         var database: MDB_dbi = 0
         try LMDBError.check(
             mdb_dbi_open(handle, name, flags.rawValue | UInt32(MDB_CREATE), &database),

@@ -24,6 +24,21 @@ public final class StateStore: @unchecked Sendable {
     private let makeReservationId: @Sendable () -> String
     private let policyMetadataCache = PolicyMetadataCache()
 
+    /// The redo journal, with `options.journal` (and `commitWithoutSync`).
+    private let journal: StoreJournal?
+    /// The changes of the write transaction in progress; reused for every transaction. Only
+    /// touched under `journalLock`.
+    private let writeLog: LMDBWriteLog?
+    /// Serializes commit and append, so that entries are appended in commit order even when
+    /// several threads write (the daemon has one writer; tests may have more).
+    private let journalLock = Mutex(())
+    /// The highest transaction id committed but not journaled (an append failed), 0 for none.
+    /// Until a sync of LMDB covers it, `makeCommitsDurable()` syncs LMDB instead of the journal:
+    /// the journal has a hole there, and recovery stops at a hole.
+    private let unjournaledTransactionId = Atomic<UInt64>(0)
+    /// What start-up found in the journal and replayed; nil without a journal.
+    public private(set) var recovery: JournalRecovery?
+
     /// Opens (creating if needed) the store in `directory`.
     ///
     /// `makeReservationId` exists for tests that want predictable ids; the default draws 128
@@ -46,18 +61,53 @@ public final class StateStore: @unchecked Sendable {
         let databases = try StoreError.wrapping { try StoreDatabases(environment: environment) }
         self.environment = environment
         self.databases = databases
+        let stored: (schema: [UInt8]?, storeIdentifier: [UInt8]?) = try StoreError.wrapping {
+            try environment.read { transaction in
+                (try transaction.get(databases.meta, key: MetaKey.schema), try transaction.get(databases.meta, key: MetaKey.storeIdentifier))
+            }
+        }
+        if let schema = stored.schema {
+            let found = BigEndianKey.value(schema) ?? 0
+            guard found == StateStore.schemaVersion else {
+                throw StoreError.schemaMismatch(found: found, expected: StateStore.schemaVersion)
+            }
+        }
+        // Recovery comes before any other write: a replayed entry must get the very transaction id
+        // it had.
+        var journal: StoreJournal?
+        if options.journal, options.commitWithoutSync, let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
+            let opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier)
+            recovery = try Self.replay(opened.entries(), environment: environment, databases: databases)
+            journal = opened
+        }
+        let storeIdentifier = stored.storeIdentifier ?? Self.randomStoreIdentifier()
         try StoreError.wrapping {
             try environment.write { transaction in
-                if let stored = try transaction.get(databases.meta, key: MetaKey.schema) {
-                    let found = BigEndianKey.value(stored) ?? 0
-                    guard found == StateStore.schemaVersion else {
-                        throw StoreError.schemaMismatch(found: found, expected: StateStore.schemaVersion)
-                    }
-                } else {
+                if stored.schema == nil {
                     try transaction.put(databases.meta, key: MetaKey.schema, value: BigEndianKey.bytes(StateStore.schemaVersion))
+                }
+                if stored.storeIdentifier == nil {
+                    try transaction.put(databases.meta, key: MetaKey.storeIdentifier, value: storeIdentifier)
                 }
             }
         }
+        if options.journal, options.commitWithoutSync {
+            // LMDB now holds everything the journal did: sync it, then start the journal empty.
+            try StoreError.wrapping { try environment.sync(force: true) }
+            let opened: StoreJournal
+            if let journal { opened = journal } else { opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier) }
+            try opened.removeAllEntries()
+            self.journal = opened
+            self.writeLog = LMDBWriteLog(headerBytesCount: StoreJournal.entryHeaderBytesCount, recordBytesMax: options.journalEntryBytesMax)
+        } else {
+            self.journal = nil
+            self.writeLog = nil
+        }
+    }
+
+    private static func randomStoreIdentifier() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64) { Array($0) } }
     }
 
     /// Closes LMDB. Later calls fail with a storage error instead of touching freed memory.
@@ -136,9 +186,139 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    /// Makes every committed transaction durable (fsync). Needed only with `commitWithoutSync`.
+    /// Makes every committed transaction durable in LMDB itself (fsync of its file). Needed only
+    /// with `commitWithoutSync`.
     public func sync() throws(StoreError) {
+        // Read before the sync: every transaction up to this id is covered by it.
+        let covered = try StoreError.wrapping { UInt64(try environment.info.lastTransactionID) }
         try StoreError.wrapping { try environment.sync(force: true) }
+        var hole = unjournaledTransactionId.load(ordering: .acquiring)
+        while hole != 0, hole <= covered {
+            let (exchanged, original) = unjournaledTransactionId.compareExchange(expected: hole, desired: 0, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            hole = original
+        }
+    }
+
+    /// Makes every transaction committed so far durable, the cheapest way available: an
+    /// `fdatasync` of the journal's active file (a few sequential pages for any number of
+    /// commits), or, without a journal or while it has a hole, a sync of LMDB.
+    public func makeCommitsDurable() throws(StoreError) {
+        if let journal, unjournaledTransactionId.load(ordering: .acquiring) == 0 {
+            try journal.sync()
+        } else {
+            try sync()
+        }
+    }
+
+    /// Syncs LMDB and lets the journal start over in its other file: after a power loss, recovery
+    /// replays only what came after this. Without a journal, the same as `sync()`.
+    public func checkpoint() throws(StoreError) {
+        // Switch first: the entries left behind are all of transactions committed before the
+        // sync below begins, so it covers them.
+        journal?.switchFiles()
+        try sync()
+    }
+
+    /// True when the journal's active file reached `options.journalCheckpointBytes`.
+    public var isCheckpointDue: Bool {
+        guard let journal else { return false }
+        return journal.activeBytesCount >= options.journalCheckpointBytes
+    }
+
+    /// Runs a write transaction and, with a journal, appends its changes once it committed.
+    private func journaledWrite<T: Sendable>(_ body: (LMDBTransaction) throws -> T) throws -> T {
+        guard let journal, let writeLog else { return try environment.write(body) }
+        return try journalLock.withLock { _ in
+            writeLog.removeAllRecords()
+            var transactionId: UInt64 = 0
+            let result = try environment.write(log: writeLog) { transaction in
+                transactionId = transaction.id
+                return try body(transaction)
+            }
+            // A transaction that changed nothing commits without an id of its own: nothing to
+            // journal, and the next transaction takes the id this one was shown.
+            guard !writeLog.isEmpty else { return result }
+            defer { writeLog.removeAllRecords() }
+            do {
+                guard !writeLog.isOverflowed else { throw JournalEntryTooLarge() }
+                try journal.append(writeLog, transactionId: transactionId)
+            } catch {
+                // Committed, so not an error for the caller; but until LMDB is synced past it,
+                // durability must come from LMDB (see `makeCommitsDurable`). A transaction too
+                // large for one entry takes the same path: the daemon checkpoints right after
+                // those (policy loads).
+                var hole = unjournaledTransactionId.load(ordering: .acquiring)
+                while hole < transactionId {
+                    let (exchanged, original) = unjournaledTransactionId.compareExchange(
+                        expected: hole, desired: transactionId, ordering: .acquiringAndReleasing)
+                    if exchanged { break }
+                    hole = original
+                }
+                if !(error is JournalEntryTooLarge) { journalAppendFailures.add(1, ordering: .relaxed) }
+            }
+            return result
+        }
+    }
+
+    /// Journal appends that failed since start-up (each made durability fall back to LMDB syncs
+    /// until the next checkpoint).
+    public var journalAppendFailuresCount: Int {
+        journalAppendFailures.load(ordering: .relaxed)
+    }
+    private let journalAppendFailures = Atomic<Int>(0)
+    private struct JournalEntryTooLarge: Error {}
+
+    /// Applies the journal's entries that LMDB lacks (those after its last transaction), each as
+    /// the transaction it was, and checks each gets its original id.
+    private static func replay(
+        _ entries: [StoreJournal.Entry], environment: LMDBEnvironment, databases: StoreDatabases
+    ) throws(StoreError) -> JournalRecovery {
+        var last = try StoreError.wrapping { UInt64(try environment.info.lastTransactionID) }
+        var recovery = JournalRecovery(lastTransactionIdBefore: last, entriesRead: entries.count, entriesReplayed: 0, entriesAfterHole: 0)
+        let byName = Dictionary(uniqueKeysWithValues: databases.all.map { ($0.name, $0) })
+        for (index, entry) in entries.enumerated() where entry.transactionId > last {
+            guard entry.transactionId == last + 1 else {
+                // Entries past a hole were never acknowledged as durable: while the journal had a
+                // hole, durability came from LMDB syncs, which would have covered them.
+                recovery.entriesAfterHole = entries.count - index
+                break
+            }
+            let records: [LMDBWriteLog.Record]
+            do {
+                records = try entry.records.withUnsafeBytes { bytes throws(LMDBWriteLog.DecodingError) in try LMDBWriteLog.records(in: bytes) }
+            } catch {
+                throw .journalReplay(transactionId: entry.transactionId, reason: "undecodable records: \(error)")
+            }
+            try StoreError.wrapping {
+                try environment.write { transaction in
+                    guard transaction.id == entry.transactionId else {
+                        throw StoreError.journalReplay(transactionId: entry.transactionId, reason: "LMDB would commit it as \(transaction.id)")
+                    }
+                    for record in records {
+                        guard let database = byName[record.databaseName] else {
+                            throw StoreError.journalReplay(transactionId: entry.transactionId, reason: "unknown database \(record.databaseName)")
+                        }
+                        switch record.kind {
+                        case .put: try transaction.put(database, key: record.key, value: record.value)
+                        case .delete:
+                            guard try transaction.delete(database, key: record.key) else {
+                                throw StoreError.journalReplay(transactionId: entry.transactionId, reason: "deletes a key \(record.databaseName) does not hold")
+                            }
+                        case .removeAll: try transaction.removeAll(database)
+                        }
+                    }
+                }
+            }
+            let committed = try StoreError.wrapping { UInt64(try environment.info.lastTransactionID) }
+            guard committed == entry.transactionId else {
+                throw .journalReplay(transactionId: entry.transactionId, reason: "LMDB committed it as \(committed)")
+            }
+            last = committed
+            recovery.entriesReplayed += 1
+        }
+        recovery.lastTransactionIdAfter = last
+        return recovery
     }
 
     /// Unmaps the pages this process touched; they stay cached by the OS. See
@@ -164,7 +344,7 @@ public final class StateStore: @unchecked Sendable {
     public func loadPolicy(_ prepared: PreparedPolicy, difference: PolicyDifference? = nil, now: Timestamp) throws(StoreError) -> PolicyLoadSummary {
         var changes = 0
         try StoreError.wrapping {
-            try environment.write { transaction in
+            try journaledWrite { transaction in
                 let current = try transaction.get(databases.meta, key: MetaKey.policy)
                 let difference = try difference.flatMap { $0.storedMetadata == current ? $0 : nil }
                     ?? Self.policyDifference(prepared, in: transaction, databases: databases, storedMetadata: current)
@@ -264,7 +444,7 @@ public final class StateStore: @unchecked Sendable {
     /// see the effects of earlier ones. If the transaction fails, nothing of it is applied.
     public func perform(_ operations: [StoreOperation], now: Timestamp) throws(StoreError) -> [StoreOutcome] {
         try StoreError.wrapping {
-            try environment.write { transaction in
+            try journaledWrite { transaction in
                 let context = OperationContext(
                     transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
                     makeReservationId: makeReservationId, now: now
@@ -317,7 +497,7 @@ public final class StateStore: @unchecked Sendable {
     /// retention, oldest first, at most `options.sweepBatchCountMax` per call.
     public func sweep(now: Timestamp) throws(StoreError) -> SweepSummary {
         try StoreError.wrapping {
-            try environment.write { transaction in
+            try journaledWrite { transaction in
                 let context = OperationContext(
                     transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
                     makeReservationId: makeReservationId, now: now
@@ -371,7 +551,7 @@ public final class StateStore: @unchecked Sendable {
     @discardableResult
     public func trimOutbox(through sequence: UInt64, countMax: Int = 10_000) throws(StoreError) -> Int {
         try StoreError.wrapping {
-            try environment.write { transaction in
+            try journaledWrite { transaction in
                 var keys: [[UInt8]] = []
                 try transaction.forEach(databases.outbox) { key, _ in
                     guard let value = BigEndianKey.value(key), value <= sequence, keys.count < countMax else { return false }

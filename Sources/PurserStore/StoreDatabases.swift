@@ -30,6 +30,11 @@ struct StoreDatabases {
 
     static let count = 12
 
+    /// Every database, for looking one up by name (journal replay).
+    var all: [LMDBDatabase] {
+        [meta, keyHashes, keys, tenants, accountTags, prices, scopes, reservations, requestIds, credits, deadlines, outbox]
+    }
+
     init(environment: LMDBEnvironment) throws(LMDBError) {
         meta = try environment.openDatabase(named: "meta")
         keyHashes = try environment.openDatabase(named: "key_hashes")
@@ -52,6 +57,9 @@ enum MetaKey {
     static let policy = Array("policy".utf8)
     static let outboxNext = Array("outbox_next".utf8)
     static let expiredTotal = Array("expired_total".utf8)
+    /// 16 random bytes drawn when the store is created; the journal's files carry them so that a
+    /// journal is never replayed onto another store.
+    static let storeIdentifier = Array("store_id".utf8)
 }
 
 /// Big-endian integers sort in numeric order as LMDB compares keys bytewise.

@@ -10,6 +10,10 @@ public enum StoreError: Error, CustomStringConvertible {
     case schemaMismatch(found: UInt64, expected: UInt64)
     /// The writer is stopping and did not start this operation.
     case shuttingDown
+    /// A system call on the redo journal failed; `code` is its `errno`.
+    case journal(operation: String, path: String, code: Int32)
+    /// Replaying the journal at start-up did not reproduce the transaction it recorded.
+    case journalReplay(transactionId: UInt64, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +23,10 @@ public enum StoreError: Error, CustomStringConvertible {
             return "the data directory has schema version \(found); this purser understands \(expected)"
         case .shuttingDown:
             return "the server is shutting down"
+        case .journal(let operation, let path, let code):
+            return "journal: \(operation) \(path) failed with errno \(code)"
+        case .journalReplay(let transactionId, let reason):
+            return "journal: replaying transaction \(transactionId) failed: \(reason)"
         }
     }
 

@@ -17,14 +17,31 @@ public struct StoreOptions: Sendable {
     /// `msync` write-protects every page again (TLB shoot-downs) and the next write faults. Off by
     /// default: every real request is a pair.
     public var writeMap: Bool
+    /// With `commitWithoutSync`: journal every commit's changes (`StoreJournal`), so that
+    /// `makeCommitsDurable()` fsyncs a few sequential journal pages instead of LMDB's random ones,
+    /// and LMDB itself is synced only at `checkpoint()`. Start-up replays what LMDB lacks.
+    public var journal: Bool
+    /// A checkpoint is due once the active journal file holds this many bytes, however soon after
+    /// the last one: it bounds the journal's size on disk and the replay after a power loss.
+    public var journalCheckpointBytes: Int
+    /// The most bytes of changes one transaction may journal. A larger one (a policy load of
+    /// ~50,000 keys or more) is not journaled: until the next LMDB sync covers it, durability comes
+    /// from syncing LMDB, and the daemon syncs LMDB right after every policy load.
+    public var journalEntryBytesMax: Int
 
     public init(
         mapSizeBytes: Int = 4 << 30,
         readersCountMax: Int = 126,
         commitWithoutSync: Bool = false,
         sweepBatchCountMax: Int = 10_000,
-        writeMap: Bool = false
+        writeMap: Bool = false,
+        journal: Bool = false,
+        journalCheckpointBytes: Int = 64 << 20,
+        journalEntryBytesMax: Int = 8 << 20
     ) {
+        self.journalEntryBytesMax = journalEntryBytesMax
+        self.journal = journal
+        self.journalCheckpointBytes = journalCheckpointBytes
         self.mapSizeBytes = mapSizeBytes
         self.readersCountMax = readersCountMax
         self.commitWithoutSync = commitWithoutSync
