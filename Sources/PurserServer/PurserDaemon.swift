@@ -90,9 +90,24 @@ public enum PurserDaemon {
         let store = try StateStore(
             directory: configuration.dataDirectory,
             options: StoreOptions(
-                mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits, writeMap: configuration.writeMap
+                mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits, writeMap: configuration.writeMap,
+                journal: configuration.journal
             )
         )
+        if let recovery = store.recovery {
+            let metadata: Logger.Metadata = [
+                "lmdb_transaction_before": "\(recovery.lastTransactionIdBefore)", "lmdb_transaction_after": "\(recovery.lastTransactionIdAfter)",
+                "entries_read": "\(recovery.entriesRead)", "entries_replayed": "\(recovery.entriesReplayed)",
+                "entries_after_hole": "\(recovery.entriesAfterHole)",
+            ]
+            if recovery.entriesAfterHole > 0 {
+                logger.warning("journal replayed up to a missing entry; the entries after it were never acknowledged as durable", metadata: metadata)
+            } else if recovery.entriesReplayed > 0 {
+                logger.info("journal replayed", metadata: metadata)
+            } else {
+                logger.debug("journal checked: LMDB lacked nothing", metadata: metadata)
+            }
+        }
         let summary = try store.loadPolicy(loaded.policy, version: loaded.version, now: WallClock.now())
         try store.sync()
         logger.info("policy loaded", metadata: [

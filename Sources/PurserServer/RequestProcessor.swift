@@ -144,6 +144,7 @@ final class RequestProcessor: Sendable {
         reply.set("batches_committed", statistics.batchesCommitted)
         reply.set("operations_committed", statistics.operationsCommitted)
         reply.set("syncs", statistics.syncs)
+        reply.set("checkpoints", statistics.checkpoints)
         reply.set("batch_size_histogram", statistics.batchSizeHistogram)
         reply.set("ledger_high_water", Int64(ledger.currentLag.highWater))
         let oldest = try store.outboxEvents(after: ledger.currentLag.highWater, countMax: 1).first

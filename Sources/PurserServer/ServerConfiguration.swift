@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var syncCommits: Bool
     /// Opens LMDB with `MDB_WRITEMAP` (`StoreOptions.writeMap`).
     public var writeMap: Bool
+    /// Makes settles durable through the redo journal rather than an fsync of LMDB
+    /// (`StoreOptions.journal`). Off only for comparisons; ignored with `syncCommits`.
+    public var journal: Bool
     /// The ledger drains the outbox at least this often...
     public var ledgerFlushIntervalMilliseconds: Int64
     /// ...or as soon as this many events wait, whichever comes first; also the largest batch.
@@ -50,6 +53,7 @@ public struct ServerConfiguration: Sendable {
         eventLoopThreadsCount: Int = 1,
         syncCommits: Bool = false,
         writeMap: Bool = false,
+        journal: Bool = true,
         ledgerFlushIntervalMilliseconds: Int64 = 1_000,
         ledgerBatchEventsMax: Int = 10_000,
         dataAllowlist: PeerAllowlist = PeerAllowlist(),
@@ -71,6 +75,7 @@ public struct ServerConfiguration: Sendable {
         self.eventLoopThreadsCount = eventLoopThreadsCount
         self.syncCommits = syncCommits
         self.writeMap = writeMap
+        self.journal = journal
         self.ledgerFlushIntervalMilliseconds = ledgerFlushIntervalMilliseconds
         self.ledgerBatchEventsMax = ledgerBatchEventsMax
         self.dataAllowlist = dataAllowlist

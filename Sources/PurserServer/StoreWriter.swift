@@ -15,8 +15,10 @@ import PurserStore
 /// cross-CPU wake-up is ~45 µs each way on our VMs, more than the whole decision), and a busy loop
 /// batches as many requests as arrived together. Each batch commits without fsync, so authorize
 /// replies go out as soon as the commit is in the OS (it survives `kill -9`). Operations whose
-/// answer promises durability (settle, credit) are handed to a syncer thread, which fsyncs and
-/// only then answers them; meanwhile the loop already serves and commits the next batch.
+/// answer promises durability (settle, credit, reload) are handed to a syncer thread, which
+/// `fdatasync`s the redo journal (`StateStore.makeCommitsDurable`) and only then answers them;
+/// meanwhile the loop already serves and commits the next batch. A checkpointer thread syncs LMDB
+/// itself once per sweep tick (`StateStore.checkpoint`), so the journal can start over.
 public final class StoreWriter: @unchecked Sendable {
     public typealias Completion<Value> = @Sendable (Result<Value, StoreError>) -> Void
 
@@ -31,7 +33,10 @@ public final class StoreWriter: @unchecked Sendable {
     public struct Statistics: Sendable {
         public var batchesCommitted: Int64 = 0
         public var operationsCommitted: Int64 = 0
+        /// Syncs that made answers durable: of the journal, or of LMDB where there is no journal.
         public var syncs: Int64 = 0
+        /// Syncs of LMDB itself that let the journal start over (`StateStore.checkpoint`).
+        public var checkpoints: Int64 = 0
         /// Index `i` counts batches of `2^(i-1)+1 ... 2^i` operations (index 0: batches of 1).
         public var batchSizeHistogram: [Int64] = Array(repeating: 0, count: 16)
     }
@@ -58,6 +63,13 @@ public final class StoreWriter: @unchecked Sendable {
     private var syncStopping = false
     private var syncFinished = false
 
+    /// Checkpoints run on a thread of their own: syncing a second of LMDB's pages can take tens of
+    /// milliseconds, and settles answered meanwhile need only the journal's `fdatasync`.
+    private let checkpointCondition = NSCondition()
+    private var isCheckpointRequested = false
+    private var checkpointStopping = false
+    private var checkpointFinished = false
+
     public init(
         store: StateStore, eventLoop: EventLoop, batchOperationsMax: Int, logger: Logger,
         clock: @escaping @Sendable () -> Timestamp = WallClock.now
@@ -70,11 +82,14 @@ public final class StoreWriter: @unchecked Sendable {
         self.clock = clock
     }
 
-    /// Starts the syncer thread.
+    /// Starts the syncer and checkpointer threads.
     public func start() {
         let syncer = Thread { [self] in syncLoop() }
         syncer.name = "purser-syncer"
         syncer.start()
+        let checkpointer = Thread { [self] in checkpointLoop() }
+        checkpointer.name = "purser-checkpointer"
+        checkpointer.start()
     }
 
     /// Refuses new work, commits everything queued, fsyncs what needs it, and returns once the
@@ -95,6 +110,11 @@ public final class StoreWriter: @unchecked Sendable {
         syncCondition.broadcast()
         while !syncFinished { syncCondition.wait() }
         syncCondition.unlock()
+        checkpointCondition.lock()
+        checkpointStopping = true
+        checkpointCondition.broadcast()
+        while !checkpointFinished { checkpointCondition.wait() }
+        checkpointCondition.unlock()
     }
 
     /// Unmaps the store's pages from this process; they stay cached by the OS. Any thread: it is
@@ -184,9 +204,11 @@ public final class StoreWriter: @unchecked Sendable {
             case .sweep(let completion):
                 commitOperations()
                 let result = Result { () throws(StoreError) in try store.sweep(now: clock()) }
-                // The sweep tick doubles as the periodic fsync: it bounds to one tick what a power
-                // loss can take of commits that promised only process-crash durability.
-                handOffForSync { completion(result) }
+                completion(result)
+                // The sweep tick doubles as the periodic checkpoint: it bounds to one tick what a
+                // power loss can take of commits that promised only process-crash durability, and
+                // the journal a replay must read.
+                requestCheckpoint()
             case .trimOutbox(let sequence, let completion):
                 commitOperations()
                 completion(Result { () throws(StoreError) in try store.trimOutbox(through: sequence) })
@@ -194,8 +216,11 @@ public final class StoreWriter: @unchecked Sendable {
                 // Operations queued before the reload are decided under the old policy.
                 commitOperations()
                 let result = Result { () throws(StoreError) in try store.loadPolicy(prepared, difference: difference, now: clock()) }
-                // A reload is as durable as a settle: it must not be lost with a crash.
+                // A reload is as durable as a settle: it must not be lost with a crash. (One too
+                // large to journal makes the syncer sync LMDB; see `makeCommitsDurable`.) A
+                // checkpoint follows, so the journal does not keep the policy's records.
                 handOffForSync { completion(result) }
+                requestCheckpoint()
             }
         }
         commitOperations()
@@ -234,6 +259,7 @@ public final class StoreWriter: @unchecked Sendable {
         if !durable.isEmpty {
             handOffForSync { for answer in durable { answer() } }
         }
+        if store.isCheckpointDue { requestCheckpoint() }
     }
 
     // MARK: The syncer thread
@@ -243,6 +269,14 @@ public final class StoreWriter: @unchecked Sendable {
         syncQueue.append(answer)
         syncCondition.signal()
         syncCondition.unlock()
+    }
+
+    /// Asks for a checkpoint; requests made while one is pending are the same request.
+    private func requestCheckpoint() {
+        checkpointCondition.lock()
+        isCheckpointRequested = true
+        checkpointCondition.signal()
+        checkpointCondition.unlock()
     }
 
     private func syncLoop() {
@@ -259,9 +293,9 @@ public final class StoreWriter: @unchecked Sendable {
             syncQueue.removeAll(keepingCapacity: true)
             syncCondition.unlock()
             // Everything these answers describe was committed before they were queued, so one
-            // fsync now covers all of them.
+            // sync now covers all of them.
             do {
-                try store.sync()
+                try store.makeCommitsDurable()
                 lock.withLock { statistics.syncs += 1 }
             } catch {
                 // Committed but maybe not durable: the process must not claim otherwise. Crashing
@@ -270,6 +304,31 @@ public final class StoreWriter: @unchecked Sendable {
                 fatalError("fsync failed: \(error)")
             }
             for answer in answers { answer() }
+        }
+    }
+
+    private func checkpointLoop() {
+        while true {
+            checkpointCondition.lock()
+            while !isCheckpointRequested && !checkpointStopping { checkpointCondition.wait() }
+            if checkpointStopping {
+                // The service syncs LMDB once more after the writer stopped.
+                checkpointFinished = true
+                checkpointCondition.broadcast()
+                checkpointCondition.unlock()
+                return
+            }
+            isCheckpointRequested = false
+            checkpointCondition.unlock()
+            do {
+                try store.checkpoint()
+                lock.withLock { statistics.checkpoints += 1 }
+            } catch {
+                // The journal's older file may be overwritten only once LMDB is durable: a failed
+                // sync leaves no safe way on.
+                logger.critical("checkpoint failed (LMDB fsync); stopping so that no settle is acknowledged without being durable", metadata: ["error": "\(error)"])
+                fatalError("checkpoint failed: \(error)")
+            }
         }
     }
 }

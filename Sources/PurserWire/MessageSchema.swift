@@ -150,6 +150,7 @@ public enum MessageSchema {
                 FieldSpec(14, "ledger_high_water", .int64),
                 FieldSpec(15, "ledger_lag_ms", .int64),
                 FieldSpec(16, "batch_size_histogram", .int64, repeated: true),
+                FieldSpec(17, "checkpoints", .int64),
             ]
         case .usage:
             return [

@@ -37,6 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
     var syncCommits = false
     @Flag(name: .customLong("write-map"), help: "Open LMDB with MDB_WRITEMAP: less CPU per authorize, but slower durable settles (see docs/benchmarks.md).")
     var writeMap = false
+    @Option(name: .customLong("sweep-interval-milliseconds"), help: "How often expired reservations are swept; each sweep is also a checkpoint (LMDB fsynced, the journal restarted).")
+    var sweepIntervalMilliseconds: Int64 = 1_000
+    @Flag(name: .customLong("no-journal"), help: "Make settles durable by an fsync of LMDB instead of the redo journal (slower; for comparisons, see docs/architecture.md).")
+    var noJournal = false
     @Option(name: .customLong("socket-allow-uid"), help: "Only this uid (repeatable) may use the data socket, checked with SO_PEERCRED.")
     var socketAllowUIDs: [UInt32] = []
     @Option(name: .customLong("socket-allow-gid"), help: "Only this gid (repeatable) may use the data socket.")
@@ -61,6 +65,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive")
         }
         guard idleTimeoutSeconds >= 1, drainTimeoutSeconds >= 0 else { throw ValidationError("timeouts must be positive") }
+        guard sweepIntervalMilliseconds >= 10, sweepIntervalMilliseconds <= 3_600_000 else {
+            throw ValidationError("--sweep-interval-milliseconds must be 10 to 3600000")
+        }
     }
 
     func run() async throws {
@@ -76,9 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
             policyPath: policy, dataDirectory: data, dataSocketPath: socket, adminSocketPath: adminSocket,
             dataSocketMode: UInt16(socketMode, radix: 8)!, frameBytesMax: frameBytesMax, connectionsMax: connectionsMax,
             inflightPerConnectionMax: inflightPerConnectionMax, idleTimeoutSeconds: idleTimeoutSeconds,
-            drainTimeoutSeconds: drainTimeoutSeconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
+            drainTimeoutSeconds: drainTimeoutSeconds, sweepIntervalMilliseconds: sweepIntervalMilliseconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
             syncCommits: syncCommits,
             writeMap: writeMap,
+            journal: !noJournal,
             dataAllowlist: PeerAllowlist(userIds: Set(socketAllowUIDs), groupIds: Set(socketAllowGIDs)),
             adminAllowlist: PeerAllowlist(userIds: Set(adminAllowUIDs), groupIds: Set(adminAllowGIDs))
         )

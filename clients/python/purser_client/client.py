@@ -124,6 +124,7 @@ class StatusResult:
     ledger_high_water: Optional[int] = None
     ledger_lag_ms: Optional[int] = None
     batch_size_histogram: Optional[List[int]] = None
+    checkpoints: Optional[int] = None
 
 
 @dataclass

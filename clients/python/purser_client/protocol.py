@@ -158,7 +158,7 @@ FIELDS: Dict[str, Tuple[FieldSpec, ...]] = {
         (4, "plans", I64), (5, "tenants", I64), (6, "keys", I64), (7, "uptime_ms", I64), (8, "connections", I64),
         (9, "outbox_depth", I64), (10, "expired_total", I64), (11, "batches_committed", I64),
         (12, "operations_committed", I64), (13, "syncs", I64), (14, "ledger_high_water", I64),
-        (15, "ledger_lag_ms", I64), (16, "batch_size_histogram", I64, True),
+        (15, "ledger_lag_ms", I64), (16, "batch_size_histogram", I64, True), (17, "checkpoints", I64),
     ),
     "usage": _specs(
         (1, "tenant", STRING), (2, "key", STRING), (3, "tag", STRING), (4, "from", STRING), (5, "to", STRING),
