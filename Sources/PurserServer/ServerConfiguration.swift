@@ -22,7 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// When true every group commit is fsynced before any of its replies, authorize included:
     /// answers survive power loss, at the cost of one fsync of latency per batch.
     public var syncCommits: Bool
-    /// Opens LMDB with `MDB_WRITEMAP` (`StoreOptions.writeMap`).
+    /// Opens LMDB with `MDB_WRITEMAP` (`StoreOptions.writeMap`); on by default since the journal
+    /// made LMDB syncs rare (docs/architecture.md).
     public var writeMap: Bool
     /// Makes settles durable through the redo journal rather than an fsync of LMDB
     /// (`StoreOptions.journal`). Off only for comparisons; ignored with `syncCommits`.
@@ -52,7 +53,7 @@ public struct ServerConfiguration: Sendable {
         mapSizeBytes: Int = 4 << 30,
         eventLoopThreadsCount: Int = 1,
         syncCommits: Bool = false,
-        writeMap: Bool = false,
+        writeMap: Bool = true,
         journal: Bool = true,
         ledgerFlushIntervalMilliseconds: Int64 = 1_000,
         ledgerBatchEventsMax: Int = 10_000,

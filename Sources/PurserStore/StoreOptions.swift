@@ -12,10 +12,11 @@ public struct StoreOptions: Sendable {
     /// single write transaction (and every request queued behind it) arbitrarily long.
     public var sweepBatchCountMax: Int
     /// `MDB_WRITEMAP`: commits write through the memory map instead of one `pwrite` per dirty
-    /// page. Measured on the benchmark VM with 100,000 keys (docs/benchmarks.md): authorize-only
-    /// load used ~25% less CPU per request, but authorize+settle pairs halved, because each
-    /// `msync` write-protects every page again (TLB shoot-downs) and the next write faults. Off by
-    /// default: every real request is a pair.
+    /// page. Each LMDB sync (`msync`) write-protects every dirty page again, and the next write to
+    /// it faults: with an LMDB sync per settle batch that halved durable pairs, so it was off by
+    /// default until the journal made LMDB syncs once-a-second checkpoints. With the journal, on
+    /// the benchmark VM with 100,000 keys: durable pairs +25%, authorize CPU -10 to -25%
+    /// (docs/benchmarks.md). The daemon turns it on; this library default stays off.
     public var writeMap: Bool
     /// With `commitWithoutSync`: journal every commit's changes (`StoreJournal`), so that
     /// `makeCommitsDurable()` fsyncs a few sequential journal pages instead of LMDB's random ones,

@@ -35,8 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
     @Flag(name: .customLong("sync-commits"), help: "fsync every group commit before answering, authorize included: every answer survives power loss, at the cost of one fsync of latency.")
     var syncCommits = false
-    @Flag(name: .customLong("write-map"), help: "Open LMDB with MDB_WRITEMAP: less CPU per authorize, but slower durable settles (see docs/benchmarks.md).")
-    var writeMap = false
+    @Flag(name: .customLong("write-map"), inversion: .prefixedNo, help: "Open LMDB with MDB_WRITEMAP (the default): commits write through the memory map instead of one pwrite per page (see docs/architecture.md).")
+    var writeMap = true
     @Option(name: .customLong("sweep-interval-milliseconds"), help: "How often expired reservations are swept; each sweep is also a checkpoint (LMDB fsynced, the journal restarted).")
     var sweepIntervalMilliseconds: Int64 = 1_000
     @Flag(name: .customLong("no-journal"), help: "Make settles durable by an fsync of LMDB instead of the redo journal (slower; for comparisons, see docs/architecture.md).")

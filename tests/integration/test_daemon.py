@@ -181,7 +181,7 @@ def test_64_connections_against_one_tenant_cap(daemon):
 # --- 4. kill -9 under load ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("store_flags", [[], ["--write-map"]], ids=["pwrite", "write-map"])
+@pytest.mark.parametrize("store_flags", [[], ["--no-write-map"], ["--no-journal"]], ids=["write-map", "pwrite", "no-journal"])
 def test_kill9_under_load_keeps_every_acknowledged_settle(make_daemon, store_flags):
     daemon = make_daemon(extra_args=store_flags).start()
     keys = ["k_crash1", "k_crash2", "k_crash3", "k_crash4"]

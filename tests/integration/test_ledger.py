@@ -10,6 +10,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from conftest import MODEL, run_cli, secret
 from purser_client import ConnectionClosed, PurserError
 
@@ -121,14 +123,17 @@ def test_usage_and_invoice_agree_with_the_settles(daemon):
     reconcile(daemon)
 
 
-def test_power_loss_is_recovered_from_the_journal(make_daemon):
+# The map is kept small: with the write map (the default) LMDB's file is as large as the map, and
+# the test reads it whole.
+@pytest.mark.parametrize("store_flags", [["--map-size-bytes", "67108864"], ["--no-write-map"]], ids=["write-map", "pwrite"])
+def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     """Simulates a power loss: LMDB's file goes back to what the disk held at the last checkpoint
     (a copy taken then), the journal keeps what was fsynced before each acknowledgement. The
     restarted daemon must replay the journal and end with every acknowledged settle, counters and
     ledger reconciled, idempotency intact."""
     # No checkpoint during the test: LMDB's last sync is start-up's, so the copy below is exactly
     # what a power loss would leave of it.
-    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000"]).start()
+    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *store_flags]).start()
     data_file = os.path.join(daemon.data_dir, "data.mdb")
     time.sleep(0.3)
     with open(data_file, "rb") as handle:
