@@ -67,6 +67,7 @@ public final class StoreWriter: @unchecked Sendable {
     /// milliseconds, and settles answered meanwhile need only the journal's `fdatasync`.
     private let checkpointCondition = NSCondition()
     private var isCheckpointRequested = false
+    private var isJournalWriteRequested = false
     private var checkpointStopping = false
     private var checkpointFinished = false
 
@@ -259,7 +260,7 @@ public final class StoreWriter: @unchecked Sendable {
         if !durable.isEmpty {
             handOffForSync { for answer in durable { answer() } }
         }
-        if store.isCheckpointDue { requestCheckpoint() }
+        if store.isCheckpointDue { requestCheckpoint() } else if store.isJournalWriteDue { requestJournalWrite() }
     }
 
     // MARK: The syncer thread
@@ -269,6 +270,14 @@ public final class StoreWriter: @unchecked Sendable {
         syncQueue.append(answer)
         syncCondition.signal()
         syncCondition.unlock()
+    }
+
+    /// Asks the checkpointer to write the journal entries waiting in memory (no fsync).
+    private func requestJournalWrite() {
+        checkpointCondition.lock()
+        isJournalWriteRequested = true
+        checkpointCondition.signal()
+        checkpointCondition.unlock()
     }
 
     /// Asks for a checkpoint; requests made while one is pending are the same request.
@@ -310,7 +319,7 @@ public final class StoreWriter: @unchecked Sendable {
     private func checkpointLoop() {
         while true {
             checkpointCondition.lock()
-            while !isCheckpointRequested && !checkpointStopping { checkpointCondition.wait() }
+            while !isCheckpointRequested && !isJournalWriteRequested && !checkpointStopping { checkpointCondition.wait() }
             if checkpointStopping {
                 // The service syncs LMDB once more after the writer stopped.
                 checkpointFinished = true
@@ -318,15 +327,22 @@ public final class StoreWriter: @unchecked Sendable {
                 checkpointCondition.unlock()
                 return
             }
+            let isCheckpoint = isCheckpointRequested
             isCheckpointRequested = false
+            isJournalWriteRequested = false
             checkpointCondition.unlock()
             do {
-                try store.checkpoint()
-                lock.withLock { statistics.checkpoints += 1 }
+                if isCheckpoint {
+                    // Writes the journal's waiting entries too.
+                    try store.checkpoint()
+                    lock.withLock { statistics.checkpoints += 1 }
+                } else {
+                    try store.writeJournal()
+                }
             } catch {
                 // The journal's older file may be overwritten only once LMDB is durable: a failed
                 // sync leaves no safe way on.
-                logger.critical("checkpoint failed (LMDB fsync); stopping so that no settle is acknowledged without being durable", metadata: ["error": "\(error)"])
+                logger.critical("checkpoint or journal write failed; stopping so that no settle is acknowledged without being durable", metadata: ["error": "\(error)"])
                 fatalError("checkpoint failed: \(error)")
             }
         }

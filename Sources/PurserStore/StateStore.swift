@@ -76,7 +76,7 @@ public final class StateStore: @unchecked Sendable {
         // it had.
         var journal: StoreJournal?
         if options.journal, options.commitWithoutSync, let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
-            let opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier)
+            let opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier, pendingBytesMax: options.journalPendingBytesMax)
             recovery = try Self.replay(opened.entries(), environment: environment, databases: databases)
             journal = opened
         }
@@ -95,7 +95,11 @@ public final class StateStore: @unchecked Sendable {
             // LMDB now holds everything the journal did: sync it, then start the journal empty.
             try StoreError.wrapping { try environment.sync(force: true) }
             let opened: StoreJournal
-            if let journal { opened = journal } else { opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier) }
+            if let journal {
+                opened = journal
+            } else {
+                opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier, pendingBytesMax: options.journalPendingBytesMax)
+            }
             try opened.removeAllEntries()
             self.journal = opened
             self.writeLog = LMDBWriteLog(headerBytesCount: StoreJournal.entryHeaderBytesCount, recordBytesMax: options.journalEntryBytesMax)
@@ -216,8 +220,19 @@ public final class StateStore: @unchecked Sendable {
     public func checkpoint() throws(StoreError) {
         // Switch first: the entries left behind are all of transactions committed before the
         // sync below begins, so it covers them.
-        journal?.switchFiles()
+        try journal?.switchFiles()
         try sync()
+    }
+
+    /// True when journal entries waiting in memory reached `options.journalPendingWriteBytes`.
+    public var isJournalWriteDue: Bool {
+        guard let journal else { return false }
+        return journal.pendingBytesCount >= options.journalPendingWriteBytes
+    }
+
+    /// Writes the journal entries waiting in memory to the active file, without `fdatasync`.
+    public func writeJournal() throws(StoreError) {
+        try journal?.writePending()
     }
 
     /// True when the journal's active file reached `options.journalCheckpointBytes`.
@@ -240,14 +255,10 @@ public final class StateStore: @unchecked Sendable {
             // journal, and the next transaction takes the id this one was shown.
             guard !writeLog.isEmpty else { return result }
             defer { writeLog.removeAllRecords() }
-            do {
-                guard !writeLog.isOverflowed else { throw JournalEntryTooLarge() }
-                try journal.append(writeLog, transactionId: transactionId)
-            } catch {
+            if writeLog.isOverflowed || !journal.append(writeLog, transactionId: transactionId) {
                 // Committed, so not an error for the caller; but until LMDB is synced past it,
-                // durability must come from LMDB (see `makeCommitsDurable`). A transaction too
-                // large for one entry takes the same path: the daemon checkpoints right after
-                // those (policy loads).
+                // durability must come from LMDB (see `makeCommitsDurable`). The daemon syncs
+                // LMDB right after a policy load, the one transaction normally too large.
                 var hole = unjournaledTransactionId.load(ordering: .acquiring)
                 while hole < transactionId {
                     let (exchanged, original) = unjournaledTransactionId.compareExchange(
@@ -255,19 +266,18 @@ public final class StateStore: @unchecked Sendable {
                     if exchanged { break }
                     hole = original
                 }
-                if !(error is JournalEntryTooLarge) { journalAppendFailures.add(1, ordering: .relaxed) }
+                if !writeLog.isOverflowed { journalAppendFailures.add(1, ordering: .relaxed) }
             }
             return result
         }
     }
 
-    /// Journal appends that failed since start-up (each made durability fall back to LMDB syncs
-    /// until the next checkpoint).
+    /// Transactions not journaled since start-up because `journalPendingBytesMax` bytes were
+    /// already waiting (each made durability fall back to LMDB syncs until the next checkpoint).
     public var journalAppendFailuresCount: Int {
         journalAppendFailures.load(ordering: .relaxed)
     }
     private let journalAppendFailures = Atomic<Int>(0)
-    private struct JournalEntryTooLarge: Error {}
 
     /// Applies the journal's entries that LMDB lacks (those after its last transaction), each as
     /// the transaction it was, and checks each gets its original id.

@@ -29,6 +29,12 @@ public struct StoreOptions: Sendable {
     /// ~50,000 keys or more) is not journaled: until the next LMDB sync covers it, durability comes
     /// from syncing LMDB, and the daemon syncs LMDB right after every policy load.
     public var journalEntryBytesMax: Int
+    /// Journal entries wait in memory until a durable answer, a checkpoint or this many bytes
+    /// make them be written (`isJournalWriteDue`).
+    public var journalPendingWriteBytes: Int
+    /// The most bytes of entries waiting in memory. Past it (the disk stalls) a transaction is not
+    /// journaled, as if too large: durability falls back to LMDB syncs until one covers it.
+    public var journalPendingBytesMax: Int
 
     public init(
         mapSizeBytes: Int = 4 << 30,
@@ -38,8 +44,12 @@ public struct StoreOptions: Sendable {
         writeMap: Bool = false,
         journal: Bool = false,
         journalCheckpointBytes: Int = 64 << 20,
-        journalEntryBytesMax: Int = 8 << 20
+        journalEntryBytesMax: Int = 8 << 20,
+        journalPendingWriteBytes: Int = 4 << 20,
+        journalPendingBytesMax: Int = 64 << 20
     ) {
+        self.journalPendingWriteBytes = journalPendingWriteBytes
+        self.journalPendingBytesMax = journalPendingBytesMax
         self.journalEntryBytesMax = journalEntryBytesMax
         self.journal = journal
         self.journalCheckpointBytes = journalCheckpointBytes

@@ -207,6 +207,7 @@ import Testing
         try store.loadPolicy(S.policy, version: "journal-test", now: S.start)
         try Self.work(store, count: 3, now: S.start, prefix: "h")
         try store.makeCommitsDurable()  // must sync LMDB, not the journal
+        try store.writeJournal()  // as the checkpointer does: the entries past the hole reach the file
         let lmdbAfterTheSync = try Data(contentsOf: URL(fileURLWithPath: machine.file("data.mdb")))
         let before = try Self.observe(store)
         store.close()
@@ -227,6 +228,27 @@ import Testing
         #expect(recovered.recovery?.entriesReplayed == 0)
         #expect(recovered.recovery?.entriesAfterHole == 7)
         #expect(try recovered.policyMetadata() == nil)
+    }
+
+    @Test func entriesWaitInMemoryUntilASyncACheckpointOrAWriteAsksForThem() throws {
+        let machine = Directory()
+        let store = try StateStore(directory: machine.path, options: Self.options)
+        defer { store.close() }
+        try store.loadPolicy(S.policy, version: "journal-test", now: S.start)
+        try store.checkpoint()
+        func size(_ index: Int) throws -> Int {
+            try FileManager.default.attributesOfItem(atPath: machine.file(StoreJournal.fileNames[index]))[.size] as! Int
+        }
+        let header = StoreJournal.fileHeaderBytesCount
+        try Self.work(store, count: 2, now: S.start, prefix: "m")
+        #expect(try size(1) == header)  // appends are copies into memory
+        #expect(!store.isJournalWriteDue)
+        try store.writeJournal()
+        let written = try size(1)
+        #expect(written > header)
+        try Self.work(store, count: 1, now: S.start, prefix: "n")
+        try store.checkpoint()  // writes what waits to the file it leaves, then switches
+        #expect(try size(1) > written)
     }
 
     @Test func aJournalIsNeverReplayedOntoAnotherStore() throws {
