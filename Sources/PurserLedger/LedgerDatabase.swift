@@ -11,6 +11,8 @@ public final class LedgerDatabase {
     public static let fileName = "ledger.sqlite3"
     /// The most events one `append` accepts, so one transaction stays short.
     public static let appendEventsCountMax = 10_000
+    /// The writing connection's page cache (`PRAGMA cache_size`), allocated as pages are used.
+    public static let writerCacheKibibytes = 16_384
 
     let database: SQLiteDatabase
 
@@ -22,7 +24,13 @@ public final class LedgerDatabase {
             // NORMAL in WAL mode loses at most the last transactions on power loss, never
             // consistency, and the outbox keeps every event until its drain is committed: a lost
             // ledger commit is simply drained again.
-            synchronous: .normal
+            synchronous: .normal,
+            // The writer's upserts walk the rollup and scope-total indexes of a ledger that soon
+            // outgrows SQLite's default 2 MB cache. `purser bench ledger --events 300000
+            // --tenants 10000`, pinned, two rounds: 14,934-16,723 events/s with the default,
+            // 20,531-22,308 with 16 MiB, 22,708-26,818 with 64 MiB; 16 MiB takes most of the gain
+            // for a quarter of the memory. Readers keep the default.
+            cacheSizeKibibytes: readOnly ? 2_000 : LedgerDatabase.writerCacheKibibytes
         ))
         if !readOnly {
             try database.execute(LedgerSchema.statements)
@@ -189,3 +197,4 @@ public enum LedgerScopes {
     /// Lifetime credits of a tenant.
     public static func creditDescription(tenant: String) -> String { "credit:\(tenant)" }
 }
+

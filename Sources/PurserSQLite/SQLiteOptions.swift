@@ -13,13 +13,23 @@ public struct SQLiteOptions: Sendable {
     public var journalModeWAL: Bool
     /// `PRAGMA synchronous` for this connection.
     public var synchronous: Synchronous
+    /// `PRAGMA cache_size` in KiB: the connection's page cache, allocated as pages are used.
+    /// SQLite's default is 2,000 KiB.
+    public var cacheSizeKibibytes: Int
+    /// `PRAGMA mmap_size`: read the file through a memory map of up to this many bytes instead
+    /// of copying every page read with `pread`. 0 keeps SQLite's default (no map).
+    public var mmapSizeBytes: Int
 
     public init(
         readOnly: Bool = false,
         busyTimeoutMilliseconds: Int32 = 5_000,
         journalModeWAL: Bool = true,
-        synchronous: Synchronous = .normal
+        synchronous: Synchronous = .normal,
+        cacheSizeKibibytes: Int = 2_000,
+        mmapSizeBytes: Int = 0
     ) {
+        self.cacheSizeKibibytes = cacheSizeKibibytes
+        self.mmapSizeBytes = mmapSizeBytes
         self.readOnly = readOnly
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.journalModeWAL = journalModeWAL

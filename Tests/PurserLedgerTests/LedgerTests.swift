@@ -1,6 +1,6 @@
 import Foundation
 import PurserEngine
-import PurserLedger
+@testable import PurserLedger
 import PurserPolicy
 import PurserSQLite
 import Testing
@@ -8,6 +8,18 @@ import Testing
 @Suite struct LedgerTests {
     /// 2026-11-30T23:59:59Z: one second before both a day and a month end.
     static let lastSecondOfNovember = Timestamp(secondsSinceEpoch: 1_796_083_199)
+
+    @Test func theWriterHasALargerPageCacheThanReaders() throws {
+        let directory = NSTemporaryDirectory() + "purser-ledger-cache-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = try LedgerDatabase(path: directory + "/" + LedgerDatabase.fileName)
+        defer { writer.close() }
+        let reader = try LedgerDatabase(path: directory + "/" + LedgerDatabase.fileName, readOnly: true)
+        defer { reader.close() }
+        #expect(try writer.database.prepare("PRAGMA cache_size").firstRow()?.first == .integer(-Int64(LedgerDatabase.writerCacheKibibytes)))
+        #expect(try reader.database.prepare("PRAGMA cache_size").firstRow()?.first == .integer(-2_000))
+    }
 
     @Test func drainIsExactlyOnceEvenWhenTheTrimIsLost() throws {
         let fixture = try LedgerFixture(now: Self.lastSecondOfNovember)
