@@ -146,9 +146,9 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let now = WallClock.now()
-        let store = try StateStore(directory: data)
-        let taken = try store.snapshot(at: now)
-        store.close()
+        let opened = try DataDirectoryStore(directory: data)
+        let taken = try opened.store.snapshot(at: now)
+        opened.close()
         let ledgerPath = data + "/" + LedgerDatabase.fileName
         // A data directory whose daemon never drained anything has no ledger yet: compare against
         // an empty one.

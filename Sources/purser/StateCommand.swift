@@ -16,8 +16,9 @@ struct StateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let store = try StateStore(directory: data)
-        defer { store.close() }
+        let opened = try DataDirectoryStore(directory: data)
+        defer { opened.close() }
+        let store = opened.store
         let now = WallClock.now()
         let indexes = PeriodIndexes(at: now)
         let states = try store.allStates().mapValues { $0.rolled(to: indexes) }

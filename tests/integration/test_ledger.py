@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import sqlite3
 import threading
 import time
@@ -134,35 +135,17 @@ def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     # No checkpoint during the test: LMDB's last sync is start-up's, so the copy below is exactly
     # what a power loss would leave of it.
     daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *store_flags]).start()
-    data_file = os.path.join(daemon.data_dir, "data.mdb")
     time.sleep(0.3)
-    with open(data_file, "rb") as handle:
+    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
         lmdb_at_checkpoint = handle.read()
 
-    rng = random.Random(7)
-    acked = {key: 0 for key in CRASH_KEYS}
-    last = None
-    with daemon.client(timeout=10) as client:
-        for _ in range(60):
-            key = rng.choice(CRASH_KEYS)
-            allowed = client.authorize(secret(key), MODEL, estimate_micros=10_000)
-            assert allowed.allowed, allowed
-            cost = rng.randint(1, 9_999)
-            answer = client.settle(allowed.reservation, cost_micros=cost)
-            assert answer.cost_micros == cost and not answer.replayed, answer
-            acked[key] += cost
-            last = (allowed.reservation, cost)
+    acked, last = run_settles(daemon, 60, seed=7)
     wait_until_drained(daemon)
     with daemon.admin() as admin:
         assert admin.status().checkpoints == 0
     daemon.kill9()
 
-    with open(data_file, "r+b") as handle:
-        handle.truncate(0)
-        handle.write(lmdb_at_checkpoint)
-    lost = read_state_scopes(daemon.data_dir)
-    assert all(lost.get(f"key:{key}", {}).get("total", {}).get("spent_micros", 0) == 0 for key in CRASH_KEYS), \
-        "the restored LMDB file is not behind: the test would prove nothing"
+    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
 
     daemon.start()
     replayed = [line for line in daemon.log_text().splitlines() if "journal replayed" in line]
@@ -175,6 +158,67 @@ def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     with daemon.client() as client:
         again = client.settle(last[0], cost_micros=last[1])
         assert again.replayed is True and again.cost_micros == last[1], again
+
+
+def restore_power_loss(data_dir: str, lmdb_at_checkpoint: bytes) -> None:
+    """Puts LMDB's file back as the last checkpoint left it on disk, and checks that it really is
+    behind: read from a copy of the directory without the journal, nothing was charged."""
+    with open(os.path.join(data_dir, "data.mdb"), "r+b") as handle:
+        handle.truncate(0)
+        handle.write(lmdb_at_checkpoint)
+    without_journal = data_dir + "-no-journal"
+    shutil.copytree(data_dir, without_journal, ignore=shutil.ignore_patterns("journal-*"))
+    try:
+        lost = read_state_scopes(without_journal)
+    finally:
+        shutil.rmtree(without_journal, ignore_errors=True)
+    assert all(lost.get(f"key:{key}", {}).get("total", {}).get("spent_micros", 0) == 0 for key in CRASH_KEYS), \
+        "the restored LMDB file is not behind: the test would prove nothing"
+
+
+def run_settles(daemon, count: int, seed: int) -> tuple:
+    """`count` authorize+settle pairs on the crash keys, each acknowledged; returns the spend per
+    key and the last (reservation, cost)."""
+    rng = random.Random(seed)
+    acked = {key: 0 for key in CRASH_KEYS}
+    last = None
+    with daemon.client(timeout=10) as client:
+        for _ in range(count):
+            key = rng.choice(CRASH_KEYS)
+            allowed = client.authorize(secret(key), MODEL, estimate_micros=10_000)
+            assert allowed.allowed, allowed
+            cost = rng.randint(1, 9_999)
+            answer = client.settle(allowed.reservation, cost_micros=cost)
+            assert answer.cost_micros == cost and not answer.replayed, answer
+            acked[key] += cost
+            last = (allowed.reservation, cost)
+    return acked, last
+
+
+def test_state_and_reconcile_replay_the_journal_when_no_daemon_runs(make_daemon):
+    """After a power loss, an operator may read the data directory before starting the daemon:
+    `purser state` must show what was acknowledged, not LMDB's stale file."""
+    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", "--map-size-bytes", "67108864"]).start()
+    time.sleep(0.3)
+    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
+        lmdb_at_checkpoint = handle.read()
+    acked, _ = run_settles(daemon, 30, seed=11)
+    wait_until_drained(daemon)
+    daemon.kill9()
+    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
+
+    result = run_cli("state", "--data", daemon.data_dir, "--json", check=True)
+    assert "replayed" in result.stderr and "journal entries" in result.stderr, result.stderr
+    scopes = json.loads(result.stdout)["scopes"]
+    for key in CRASH_KEYS:
+        assert scopes[f"key:{key}"]["total"]["spent_micros"] == acked[key]
+    assert reconcile(daemon)["events_in_ledger"] == 30
+    # Nothing is left for the daemon to replay, and nothing is replayed twice.
+    daemon.start()
+    assert not [line for line in daemon.log_text().splitlines() if "journal replayed" in line], daemon.log_tail()
+    state = read_state_scopes(daemon.data_dir)
+    for key in CRASH_KEYS:
+        assert state[f"key:{key}"]["total"]["spent_micros"] == acked[key]
 
 
 def read_state_scopes(data_dir: str) -> dict:
