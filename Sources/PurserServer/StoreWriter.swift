@@ -260,7 +260,11 @@ public final class StoreWriter: @unchecked Sendable {
         if !durable.isEmpty {
             handOffForSync { for answer in durable { answer() } }
         }
-        if store.isCheckpointDue { requestCheckpoint() } else if store.isJournalWriteDue { requestJournalWrite() }
+        if store.isCheckpointDue {
+            requestCheckpoint()
+        } else if store.isJournalWriteDue {
+            requestCheckpoint(journalWriteOnly: true)
+        }
     }
 
     // MARK: The syncer thread
@@ -272,18 +276,12 @@ public final class StoreWriter: @unchecked Sendable {
         syncCondition.unlock()
     }
 
-    /// Asks the checkpointer to write the journal entries waiting in memory (no fsync).
-    private func requestJournalWrite() {
+    /// Asks the checkpointer for a checkpoint, or only to write the journal entries waiting in
+    /// memory (no fsync; a checkpoint writes them too). Requests made while one is pending are the
+    /// same request.
+    private func requestCheckpoint(journalWriteOnly: Bool = false) {
         checkpointCondition.lock()
-        isJournalWriteRequested = true
-        checkpointCondition.signal()
-        checkpointCondition.unlock()
-    }
-
-    /// Asks for a checkpoint; requests made while one is pending are the same request.
-    private func requestCheckpoint() {
-        checkpointCondition.lock()
-        isCheckpointRequested = true
+        if journalWriteOnly { isJournalWriteRequested = true } else { isCheckpointRequested = true }
         checkpointCondition.signal()
         checkpointCondition.unlock()
     }

@@ -258,7 +258,8 @@ public final class StateStore: @unchecked Sendable {
             if writeLog.isOverflowed || !journal.append(writeLog, transactionId: transactionId) {
                 // Committed, so not an error for the caller; but until LMDB is synced past it,
                 // durability must come from LMDB (see `makeCommitsDurable`). The daemon syncs
-                // LMDB right after a policy load, the one transaction normally too large.
+                // LMDB right after a policy load, the one transaction normally too large; a full
+                // pending buffer means the disk stalls, and LMDB syncs are then the way on.
                 var hole = unjournaledTransactionId.load(ordering: .acquiring)
                 while hole < transactionId {
                     let (exchanged, original) = unjournaledTransactionId.compareExchange(
@@ -266,18 +267,10 @@ public final class StateStore: @unchecked Sendable {
                     if exchanged { break }
                     hole = original
                 }
-                if !writeLog.isOverflowed { journalAppendFailures.add(1, ordering: .relaxed) }
             }
             return result
         }
     }
-
-    /// Transactions not journaled since start-up because `journalPendingBytesMax` bytes were
-    /// already waiting (each made durability fall back to LMDB syncs until the next checkpoint).
-    public var journalAppendFailuresCount: Int {
-        journalAppendFailures.load(ordering: .relaxed)
-    }
-    private let journalAppendFailures = Atomic<Int>(0)
 
     /// Applies the journal's entries that LMDB lacks (those after its last transaction), each as
     /// the transaction it was, and checks each gets its original id.
