@@ -58,9 +58,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
             try execute("PRAGMA synchronous = \(options.synchronous.pragmaValue)")
             // A negative cache_size is in KiB.
             try execute("PRAGMA cache_size = -\(max(1, options.cacheSizeKibibytes))")
-            if options.mmapSizeBytes > 0 {
-                try execute("PRAGMA mmap_size = \(options.mmapSizeBytes)")
-            }
         } catch {
             close()
             throw error

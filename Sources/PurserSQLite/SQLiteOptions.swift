@@ -16,20 +16,15 @@ public struct SQLiteOptions: Sendable {
     /// `PRAGMA cache_size` in KiB: the connection's page cache, allocated as pages are used.
     /// SQLite's default is 2,000 KiB.
     public var cacheSizeKibibytes: Int
-    /// `PRAGMA mmap_size`: read the file through a memory map of up to this many bytes instead
-    /// of copying every page read with `pread`. 0 keeps SQLite's default (no map).
-    public var mmapSizeBytes: Int
 
     public init(
         readOnly: Bool = false,
         busyTimeoutMilliseconds: Int32 = 5_000,
         journalModeWAL: Bool = true,
         synchronous: Synchronous = .normal,
-        cacheSizeKibibytes: Int = 2_000,
-        mmapSizeBytes: Int = 0
+        cacheSizeKibibytes: Int = 2_000
     ) {
         self.cacheSizeKibibytes = cacheSizeKibibytes
-        self.mmapSizeBytes = mmapSizeBytes
         self.readOnly = readOnly
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.journalModeWAL = journalModeWAL

@@ -32,7 +32,8 @@ public final class StateStore: @unchecked Sendable {
     /// Serializes commit and append, so that entries are appended in commit order even when
     /// several threads write (the daemon has one writer; tests may have more).
     private let journalLock = Mutex(())
-    /// The highest transaction id committed but not journaled (an append failed), 0 for none.
+    /// The highest transaction id committed but not journaled (too large for an entry, or too much
+    /// pending), 0 for none.
     /// Until a sync of LMDB covers it, `makeCommitsDurable()` syncs LMDB instead of the journal:
     /// the journal has a hole there, and recovery stops at a hole.
     private let unjournaledTransactionId = Atomic<UInt64>(0)
@@ -74,8 +75,10 @@ public final class StateStore: @unchecked Sendable {
         }
         // Recovery comes before any other write: a replayed entry must get the very transaction id
         // it had.
+        // Without `commitWithoutSync` every commit is synced already: a journal would add nothing.
+        let isJournaled = options.journal && options.commitWithoutSync
         var journal: StoreJournal?
-        if options.journal, options.commitWithoutSync, let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
+        if isJournaled, let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
             let opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier, pendingBytesMax: options.journalPendingBytesMax)
             recovery = try Self.replay(opened.entries(), environment: environment, databases: databases)
             journal = opened
@@ -91,7 +94,7 @@ public final class StateStore: @unchecked Sendable {
                 }
             }
         }
-        if options.journal, options.commitWithoutSync {
+        if isJournaled {
             // LMDB now holds everything the journal did: sync it, then start the journal empty.
             try StoreError.wrapping { try environment.sync(force: true) }
             let opened: StoreJournal
@@ -260,13 +263,7 @@ public final class StateStore: @unchecked Sendable {
                 // durability must come from LMDB (see `makeCommitsDurable`). The daemon syncs
                 // LMDB right after a policy load, the one transaction normally too large; a full
                 // pending buffer means the disk stalls, and LMDB syncs are then the way on.
-                var hole = unjournaledTransactionId.load(ordering: .acquiring)
-                while hole < transactionId {
-                    let (exchanged, original) = unjournaledTransactionId.compareExchange(
-                        expected: hole, desired: transactionId, ordering: .acquiringAndReleasing)
-                    if exchanged { break }
-                    hole = original
-                }
+                unjournaledTransactionId.max(transactionId, ordering: .acquiringAndReleasing)
             }
             return result
         }

@@ -39,8 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
     var writeMap = true
     @Option(name: .customLong("sweep-interval-milliseconds"), help: "How often expired reservations are swept; each sweep is also a checkpoint (LMDB fsynced, the journal restarted).")
     var sweepIntervalMilliseconds: Int64 = 1_000
-    @Flag(name: .customLong("no-journal"), help: "Make settles durable by an fsync of LMDB instead of the redo journal (slower; for comparisons, see docs/architecture.md).")
-    var noJournal = false
+    @Flag(name: .customLong("journal"), inversion: .prefixedNo, help: "Make settles durable through the redo journal (the default); --no-journal fsyncs LMDB instead (slower; for comparisons, see docs/architecture.md).")
+    var journal = true
     @Option(name: .customLong("socket-allow-uid"), help: "Only this uid (repeatable) may use the data socket, checked with SO_PEERCRED.")
     var socketAllowUIDs: [UInt32] = []
     @Option(name: .customLong("socket-allow-gid"), help: "Only this gid (repeatable) may use the data socket.")
@@ -86,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
             drainTimeoutSeconds: drainTimeoutSeconds, sweepIntervalMilliseconds: sweepIntervalMilliseconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
             syncCommits: syncCommits,
             writeMap: writeMap,
-            journal: !noJournal,
+            journal: journal,
             dataAllowlist: PeerAllowlist(userIds: Set(socketAllowUIDs), groupIds: Set(socketAllowGIDs)),
             adminAllowlist: PeerAllowlist(userIds: Set(adminAllowUIDs), groupIds: Set(adminAllowGIDs))
         )

@@ -28,15 +28,13 @@ final class SQLiteDatabaseTests {
         #expect(try database.scalar("PRAGMA journal_mode") == .text("delete"))
     }
 
-    @Test func cacheAndMapSizesAreSet() throws {
-        let database = try SQLiteDatabase(path: path, options: .init(cacheSizeKibibytes: 1_234, mmapSizeBytes: 1 << 20))
+    @Test func cacheSizeIsSet() throws {
+        let database = try SQLiteDatabase(path: path, options: .init(cacheSizeKibibytes: 1_234))
         defer { database.close() }
         #expect(try database.scalar("PRAGMA cache_size") == .integer(-1_234))
-        #expect(try database.scalar("PRAGMA mmap_size") == .integer(1 << 20))
         let plain = try SQLiteDatabase(path: path)
         defer { plain.close() }
         #expect(try plain.scalar("PRAGMA cache_size") == .integer(-2_000))
-        #expect(try plain.scalar("PRAGMA mmap_size") == .integer(0))
     }
 
     @Test(arguments: SQLiteOptions.Synchronous.allCases)
