@@ -91,23 +91,17 @@ public final class LMDBWriteLog {
 
     func recordPut(_ database: LMDBDatabase, key: [UInt8], value: [UInt8]) {
         guard fits(database, key: key, valueBytesCount: 4 + value.count) else { return }
-        appendPrefix(.put, database, key: key)
-        let count = UInt32(value.count)
-        bytes.append(UInt8(truncatingIfNeeded: count >> 24))
-        bytes.append(UInt8(truncatingIfNeeded: count >> 16))
-        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: count))
-        bytes.append(contentsOf: value)
+        Self.append(.put, database, key: key, value: value, to: &bytes)
     }
 
     func recordDelete(_ database: LMDBDatabase, key: [UInt8]) {
         guard fits(database, key: key, valueBytesCount: 0) else { return }
-        appendPrefix(.delete, database, key: key)
+        Self.append(.delete, database, key: key, value: nil, to: &bytes)
     }
 
     func recordRemoveAll(_ database: LMDBDatabase) {
         guard fits(database, key: [], valueBytesCount: 0) else { return }
-        appendPrefix(.removeAll, database, key: [])
+        Self.append(.removeAll, database, key: [], value: nil, to: &bytes)
     }
 
     private func fits(_ database: LMDBDatabase, key: [UInt8], valueBytesCount: Int) -> Bool {
@@ -122,7 +116,12 @@ public final class LMDBWriteLog {
         return true
     }
 
-    private func appendPrefix(_ kind: RecordKind, _ database: LMDBDatabase, key: [UInt8]) {
+    /// Appends one record. Static, on an `inout` buffer: appending to the class's property byte by
+    /// byte paid a dynamic exclusivity check per append (callgrind: ~2,400 instructions of an
+    /// authorize's seven puts); one `inout` access covers the whole record.
+    private static func append(
+        _ kind: RecordKind, _ database: LMDBDatabase, key: [UInt8], value: [UInt8]?, to bytes: inout [UInt8]
+    ) {
         bytes.append(kind.rawValue)
         // Database names are ours and short (checked when the database is opened).
         let name = database.name.utf8
@@ -132,6 +131,13 @@ public final class LMDBWriteLog {
         bytes.append(UInt8(truncatingIfNeeded: key.count >> 8))
         bytes.append(UInt8(truncatingIfNeeded: key.count))
         bytes.append(contentsOf: key)
+        guard let value else { return }
+        let count = UInt32(value.count)
+        bytes.append(UInt8(truncatingIfNeeded: count >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: count >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: count))
+        bytes.append(contentsOf: value)
     }
 
     // MARK: Reading back
