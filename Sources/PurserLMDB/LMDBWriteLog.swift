@@ -117,8 +117,7 @@ public final class LMDBWriteLog {
     }
 
     /// Appends one record. Static, on an `inout` buffer: appending to the class's property byte by
-    /// byte paid a dynamic exclusivity check per append (callgrind: ~2,400 instructions of an
-    /// authorize's seven puts); one `inout` access covers the whole record.
+    /// byte paid a dynamic exclusivity check per append; one `inout` access covers the record.
     private static func append(
         _ kind: RecordKind, _ database: LMDBDatabase, key: [UInt8], value: [UInt8]?, to bytes: inout [UInt8]
     ) {

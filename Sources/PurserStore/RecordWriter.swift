@@ -22,9 +22,10 @@ struct RecordWriter {
         write(UInt64(bitPattern: value))
     }
 
-    // Integers are appended a byte at a time: `append(contentsOf:)` of an 8-byte buffer cost
-    // ~100 instructions of fixed overhead plus a `memcpy` call (callgrind: ~7% of an authorize),
-    // where the unrolled appends compile to a capacity check and a store each.
+    // Integers are appended a byte at a time: `append(contentsOf:)` of an 8-byte buffer costs
+    // ~100 instructions of fixed overhead plus a `memcpy` call (callgrind), where each unrolled
+    // append is a capacity check and a store. With the same change in `WireCodec` and
+    // `LMDBWriteLog`, an authorize went from 163,606 to 162,292 instructions (`instructions.py`).
 
     mutating func write(_ value: UInt64) {
         write(UInt32(truncatingIfNeeded: value >> 32))
