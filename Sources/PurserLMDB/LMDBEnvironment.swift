@@ -153,6 +153,15 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return try body(transaction)
     }
 
+    /// The data file, `data.mdb`, in the environment's directory.
+    public var dataFilePath: String { path + "/data.mdb" }
+
+    /// Opens a read transaction on the last committed snapshot and keeps it open until the pin is
+    /// released: see `LMDBSnapshotPin`. Takes a reader slot.
+    public func pinSnapshot() throws(LMDBError) -> LMDBSnapshotPin {
+        LMDBSnapshotPin(transaction: try beginTransaction(isReadOnly: true))
+    }
+
     /// Flushes written data to disk (`mdb_env_sync`). Needed for durability with
     /// `noSync`/`noMetaSync`; `force` flushes even when those options say not to.
     public func sync(force: Bool) throws(LMDBError) {
