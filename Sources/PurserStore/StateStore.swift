@@ -29,8 +29,9 @@ public final class StateStore: @unchecked Sendable {
     /// The changes of the write transaction in progress; reused for every transaction. Only
     /// touched under `journalLock`.
     private let writeLog: LMDBWriteLog?
-    /// Serializes commit and append, so that entries are appended in commit order even when
-    /// several threads write (the daemon has one writer; tests may have more).
+    /// Held by every commit: serializes commit and append, so that entries are appended in commit
+    /// order even when several threads write (the daemon has one writer; tests may have more),
+    /// and lets `syncAndRecord` read a meta page no commit is rewriting.
     private let journalLock = Mutex(())
     /// The highest transaction id committed but not journaled (too large for an entry, or too much
     /// pending), 0 for none.
@@ -39,6 +40,18 @@ public final class StateStore: @unchecked Sendable {
     private let unjournaledTransactionId = Atomic<UInt64>(0)
     /// What start-up found in the journal and replayed; nil without a journal.
     public private(set) var recovery: JournalRecovery?
+    /// Set when start-up found that the OS went down since the last sync and reopened the
+    /// snapshot that sync recorded (`SyncedSnapshot`); nil otherwise.
+    public private(set) var snapshotRollback: SnapshotRollback?
+
+    private let directory: String
+    /// See `StoreOptions.bootIdentifier`.
+    private let bootIdentifier: String
+    /// With `commitWithoutSync`: a read transaction on the snapshot the last sync recorded, so
+    /// that LMDB reuses none of its pages until a newer record replaces it (`syncAndRecord`).
+    private let syncedSnapshotPin = Mutex<LMDBSnapshotPin?>(nil)
+    /// Serializes `sync()`: the syncer and the checkpointer threads may both call it.
+    private let syncLock = Mutex(())
 
     /// Opens (creating if needed) the store in `directory`.
     ///
@@ -51,6 +64,13 @@ public final class StateStore: @unchecked Sendable {
     ) throws(StoreError) {
         self.options = options
         self.makeReservationId = makeReservationId
+        self.directory = directory
+        let bootIdentifier = options.bootIdentifier ?? SyncedSnapshot.currentBootIdentifier()
+        self.bootIdentifier = bootIdentifier
+        // Before LMDB opens the file: it must open the recorded snapshot, not the newest.
+        if options.commitWithoutSync {
+            snapshotRollback = try Self.reopenSyncedSnapshotIfTheOSRestarted(directory: directory, bootIdentifier: bootIdentifier)
+        }
         let environmentOptions = LMDBEnvironmentOptions(
             mapSizeBytes: options.mapSizeBytes,
             databasesCountMax: StoreDatabases.count + 4,
@@ -94,9 +114,13 @@ public final class StateStore: @unchecked Sendable {
                 }
             }
         }
+        if options.commitWithoutSync {
+            // LMDB now holds everything the journal did: sync it (and record the snapshot), then
+            // start the journal empty. Nothing else writes yet, so no commit lock is needed.
+            let pin = try Self.syncAndRecord(environment: environment, directory: directory, bootIdentifier: bootIdentifier, commitLock: Mutex(()))
+            syncedSnapshotPin.withLock { $0 = pin }
+        }
         if isJournaled {
-            // LMDB now holds everything the journal did: sync it, then start the journal empty.
-            try StoreError.wrapping { try environment.sync(force: true) }
             let opened: StoreJournal
             if let journal {
                 opened = journal
@@ -119,6 +143,14 @@ public final class StateStore: @unchecked Sendable {
 
     /// Closes LMDB. Later calls fail with a storage error instead of touching freed memory.
     public func close() {
+        // The pin leases LMDB's handle, and closing waits for every lease. Under `syncLock`, so
+        // that a sync in flight cannot pin again after this.
+        syncLock.withLock { _ in
+            syncedSnapshotPin.withLock { pin in
+                pin?.release()
+                pin = nil
+            }
+        }
         environment.close()
     }
 
@@ -194,17 +226,97 @@ public final class StateStore: @unchecked Sendable {
     }
 
     /// Makes every committed transaction durable in LMDB itself (fsync of its file). Needed only
-    /// with `commitWithoutSync`.
+    /// with `commitWithoutSync`, where it also records the synced snapshot for a restart after an
+    /// OS crash (`syncAndRecord`).
     public func sync() throws(StoreError) {
-        // Read before the sync: every transaction up to this id is covered by it.
-        let covered = try StoreError.wrapping { UInt64(try environment.info.lastTransactionID) }
-        try StoreError.wrapping { try environment.sync(force: true) }
-        var hole = unjournaledTransactionId.load(ordering: .acquiring)
-        while hole != 0, hole <= covered {
-            let (exchanged, original) = unjournaledTransactionId.compareExchange(expected: hole, desired: 0, ordering: .acquiringAndReleasing)
-            if exchanged { break }
-            hole = original
+        try syncLock.withLock { _ throws(StoreError) in
+            // Read before the sync: every transaction up to this id is covered by it.
+            let covered = try StoreError.wrapping { UInt64(try environment.info.lastTransactionID) }
+            if options.commitWithoutSync {
+                let pin = try Self.syncAndRecord(environment: environment, directory: directory, bootIdentifier: bootIdentifier, commitLock: journalLock)
+                // The previous pin kept the previous record's snapshot whole until now.
+                let previous = syncedSnapshotPin.withLock { current in
+                    defer { current = pin }
+                    return current
+                }
+                previous?.release()
+            } else {
+                try StoreError.wrapping { try environment.sync(force: true) }
+            }
+            var hole = unjournaledTransactionId.load(ordering: .acquiring)
+            while hole != 0, hole <= covered {
+                let (exchanged, original) = unjournaledTransactionId.compareExchange(expected: hole, desired: 0, ordering: .acquiringAndReleasing)
+                if exchanged { break }
+                hole = original
+            }
         }
+    }
+
+    /// Pins the last committed snapshot, syncs LMDB, and records that snapshot in the data
+    /// directory as the one to reopen after an OS crash. Returns the pin, which the caller holds
+    /// until the next record replaces this one.
+    ///
+    /// The pin and the meta page are taken under `commitLock`, which every commit holds: the
+    /// meta page read is then the pinned snapshot's own, not one a commit is rewriting.
+    private static func syncAndRecord(
+        environment: LMDBEnvironment, directory: String, bootIdentifier: String, commitLock: borrowing Mutex<()>
+    ) throws(StoreError) -> LMDBSnapshotPin {
+        let (pin, metaPage) = try StoreError.wrapping {
+            try commitLock.withLock { _ in
+                let pin = try environment.pinSnapshot()
+                let pages = try LMDBMetaPages.read(dataFile: environment.dataFilePath, pageSizeBytes: try environment.pageSizeBytes)
+                // LMDB writes a commit's meta page into the slot of its id's parity, so the last
+                // committed one is still there.
+                guard let page = pages.first(where: { LMDBMetaPages.transactionId(of: $0) == pin.transactionId }) else {
+                    pin.release()
+                    throw LMDBError(code: EIO, operation: "no meta page names the pinned transaction \(pin.transactionId)")
+                }
+                return (pin, page)
+            }
+        }
+        do {
+            try StoreError.wrapping { try environment.sync(force: true) }
+            try SyncedSnapshot(bootIdentifier: bootIdentifier, transactionId: pin.transactionId, metaPage: metaPage).write(in: directory)
+        } catch {
+            pin.release()
+            throw error
+        }
+        return pin
+    }
+
+    /// After the OS went down (another boot than the one the last sync recorded), writes the
+    /// recorded snapshot's meta page back into LMDB's file, so that LMDB opens that snapshot: it
+    /// is whole on disk, while a newer one LMDB's meta pages name may not be. The journal then
+    /// replays what followed. Within the same boot the page cache survived a process crash, and
+    /// the newest snapshot is whole: nothing to do.
+    ///
+    /// A record that does not decode is ignored (it is written by rename, so only outside damage
+    /// makes one): LMDB then opens as it is, as it would have without the record.
+    private static func reopenSyncedSnapshotIfTheOSRestarted(directory: String, bootIdentifier: String) throws(StoreError) -> SnapshotRollback? {
+        guard !bootIdentifier.isEmpty, let record = try SyncedSnapshot.stored(in: directory), record.bootIdentifier != bootIdentifier else {
+            return nil
+        }
+        let dataFile = directory + "/data.mdb"
+        guard access(dataFile, F_OK) == 0 else { return nil }
+        return try StoreError.wrapping {
+            let pages = try LMDBMetaPages.read(dataFile: dataFile, pageSizeBytes: record.metaPage.count)
+            let newest = pages.compactMap(LMDBMetaPages.transactionId(of:)).max() ?? 0
+            if newest != record.transactionId {
+                try LMDBMetaPages.restore(record.metaPage, dataFile: dataFile)
+            }
+            return SnapshotRollback(newestTransactionIdFound: newest, restoredTransactionId: record.transactionId)
+        }
+    }
+
+    /// Removes the synced-snapshot record (`SyncedSnapshot`), for a store whose every commit is
+    /// synced (`commitWithoutSync` false): the record names a snapshot of an earlier run without
+    /// sync, and a start-up after a later OS crash must not go back to it over synced commits. Only
+    /// the data directory's owner calls this (the daemon, under its lock).
+    public func forgetSyncedSnapshot() throws(StoreError) {
+        precondition(!options.commitWithoutSync, "a store that commits without sync keeps its record")
+        let path = directory + "/" + SyncedSnapshot.fileName
+        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.journal(operation: "unlink", path: path, code: errno) }
+        try StoreJournal.syncDirectory(directory)
     }
 
     /// Makes every transaction committed so far durable, the cheapest way available: an
@@ -246,7 +358,9 @@ public final class StateStore: @unchecked Sendable {
 
     /// Runs a write transaction and, with a journal, appends its changes once it committed.
     private func journaledWrite<T: Sendable>(_ body: (LMDBTransaction) throws -> T) throws -> T {
-        guard let journal, let writeLog else { return try environment.write(body) }
+        // Every commit holds `journalLock`, journaled or not: `syncAndRecord` reads a meta page
+        // under it.
+        guard let journal, let writeLog else { return try journalLock.withLock { _ in try environment.write(body) } }
         return try journalLock.withLock { _ in
             writeLog.removeAllRecords()
             var transactionId: UInt64 = 0

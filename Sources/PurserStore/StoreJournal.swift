@@ -264,7 +264,7 @@ final class StoreJournal: @unchecked Sendable {
     }
 
     /// A new file's directory entry is durable only once the directory is synced.
-    private static func syncDirectory(_ directory: String) throws(StoreError) {
+    static func syncDirectory(_ directory: String) throws(StoreError) {
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw StoreError.journal(operation: "open", path: directory, code: errno) }
         defer { close(descriptor) }

@@ -35,6 +35,10 @@ public struct StoreOptions: Sendable {
     /// The most bytes of entries waiting in memory. Past it (the disk stalls) a transaction is not
     /// journaled, as if too large: durability falls back to LMDB syncs until one covers it.
     public var journalPendingBytesMax: Int
+    /// With `commitWithoutSync`: the id of the running boot, which decides at start-up whether
+    /// the OS went down since the last sync (`SyncedSnapshot`); nil reads the kernel's
+    /// (`/proc/sys/kernel/random/boot_id`). Tests set it to simulate a reboot.
+    public var bootIdentifier: String?
 
     public init(
         mapSizeBytes: Int = 4 << 30,
@@ -46,8 +50,10 @@ public struct StoreOptions: Sendable {
         journalCheckpointBytes: Int = 64 << 20,
         journalEntryBytesMax: Int = 8 << 20,
         journalPendingWriteBytes: Int = 4 << 20,
-        journalPendingBytesMax: Int = 64 << 20
+        journalPendingBytesMax: Int = 64 << 20,
+        bootIdentifier: String? = nil
     ) {
+        self.bootIdentifier = bootIdentifier
         self.journalPendingWriteBytes = journalPendingWriteBytes
         self.journalPendingBytesMax = journalPendingBytesMax
         self.journalEntryBytesMax = journalEntryBytesMax
