@@ -94,6 +94,14 @@ public enum PurserDaemon {
                 journal: configuration.journal
             )
         )
+        if configuration.syncCommits {
+            try store.forgetSyncedSnapshot()
+        }
+        if let rollback = store.snapshotRollback {
+            logger.warning("the OS restarted since the last LMDB sync: reopened the snapshot that sync recorded, then replayed the journal", metadata: [
+                "lmdb_transaction_found": "\(rollback.newestTransactionIdFound)", "lmdb_transaction_reopened": "\(rollback.restoredTransactionId)",
+            ])
+        }
         if let recovery = store.recovery {
             let metadata: Logger.Metadata = [
                 "lmdb_transaction_before": "\(recovery.lastTransactionIdBefore)", "lmdb_transaction_after": "\(recovery.lastTransactionIdAfter)",

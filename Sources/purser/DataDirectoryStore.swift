@@ -19,6 +19,12 @@ struct DataDirectoryStore {
         if hasStore, let lock = try? DataDirectoryLock(directory: directory) {
             self.lock = lock
             store = try StateStore(directory: directory, options: StoreOptions(commitWithoutSync: true, journal: true))
+            if let rollback = store.snapshotRollback {
+                FileHandle.standardError.write(Data((
+                    "purser: the OS restarted since the daemon last synced LMDB: reopened transaction "
+                        + "\(rollback.restoredTransactionId) (the file named \(rollback.newestTransactionIdFound))\n"
+                ).utf8))
+            }
             if let recovery = store.recovery, recovery.entriesReplayed > 0 {
                 FileHandle.standardError.write(Data((
                     "purser: replayed \(recovery.entriesReplayed) journal entries that LMDB lacked "
