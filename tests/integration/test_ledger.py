@@ -150,11 +150,17 @@ def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     daemon.start()
     replayed = [line for line in daemon.log_text().splitlines() if "journal replayed" in line]
     assert replayed and "entries_replayed=0" not in replayed[-1], daemon.log_tail()
+    assert_every_acknowledged_settle_kept(daemon, acked, last, events=60)
+
+
+def assert_every_acknowledged_settle_kept(daemon, acked: dict, last: tuple, events: int) -> None:
+    """After a restart from a power loss: each crash key's spend is what was acknowledged, the
+    ledger reconciles with `events` events, and retrying the last settle is a replay."""
     state = read_state_scopes(daemon.data_dir)
     for key in CRASH_KEYS:
         assert state[f"key:{key}"]["total"]["spent_micros"] == acked[key], (key, state[f"key:{key}"])
     report = reconcile(daemon)
-    assert report["events_in_ledger"] == 60
+    assert report["events_in_ledger"] == events
     with daemon.client() as client:
         again = client.settle(last[0], cost_micros=last[1])
         assert again.replayed is True and again.cost_micros == last[1], again
@@ -292,11 +298,4 @@ def test_an_os_crash_during_writeback_reopens_the_synced_snapshot(make_daemon):
     daemon.start()
     log = daemon.log_text()
     assert "reopened the snapshot that sync recorded" in log and f"lmdb_transaction_reopened={reopened}" in log, daemon.log_tail()
-    state = read_state_scopes(daemon.data_dir)
-    for key in CRASH_KEYS:
-        assert state[f"key:{key}"]["total"]["spent_micros"] == acked[key], (key, state[f"key:{key}"])
-    report = reconcile(daemon)
-    assert report["events_in_ledger"] == 60
-    with daemon.client() as client:
-        again = client.settle(last[0], cost_micros=last[1])
-        assert again.replayed is True and again.cost_micros == last[1], again
+    assert_every_acknowledged_settle_kept(daemon, acked, last, events=60)
