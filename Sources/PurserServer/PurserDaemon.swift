@@ -91,12 +91,9 @@ public enum PurserDaemon {
             directory: configuration.dataDirectory,
             options: StoreOptions(
                 mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits, writeMap: configuration.writeMap,
-                journal: configuration.journal
+                journal: configuration.journal, ownsDataDirectory: true
             )
         )
-        if configuration.syncCommits {
-            try store.forgetSyncedSnapshot()
-        }
         if let rollback = store.snapshotRollback {
             logger.warning("the OS restarted since the last LMDB sync: reopened the snapshot that sync recorded, then replayed the journal", metadata: [
                 "lmdb_transaction_found": "\(rollback.newestTransactionIdFound)", "lmdb_transaction_reopened": "\(rollback.restoredTransactionId)",

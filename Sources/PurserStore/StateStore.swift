@@ -67,8 +67,11 @@ public final class StateStore: @unchecked Sendable {
         self.directory = directory
         let bootIdentifier = options.bootIdentifier ?? SyncedSnapshot.currentBootIdentifier()
         self.bootIdentifier = bootIdentifier
+        // Only the data directory's owner repairs what an earlier run left (`ownsDataDirectory`);
+        // one that commits without sync is always the owner.
+        let recoversEarlierRun = options.commitWithoutSync || options.ownsDataDirectory
         // Before LMDB opens the file: it must open the recorded snapshot, not the newest.
-        if options.commitWithoutSync {
+        if recoversEarlierRun {
             snapshotRollback = try Self.reopenSyncedSnapshotIfTheOSRestarted(directory: directory, bootIdentifier: bootIdentifier)
         }
         let environmentOptions = LMDBEnvironmentOptions(
@@ -98,7 +101,10 @@ public final class StateStore: @unchecked Sendable {
         // Without `commitWithoutSync` every commit is synced already: a journal would add nothing.
         let isJournaled = options.journal && options.commitWithoutSync
         var journal: StoreJournal?
-        if isJournaled, let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
+        // An earlier run's journal is replayed whatever this run's mode: it may hold settles that
+        // run acknowledged and LMDB lost. A run that keeps no journal opens one only to read it.
+        if recoversEarlierRun, isJournaled || StoreJournal.filesExist(in: directory),
+           let storeIdentifier = stored.storeIdentifier, storeIdentifier.count == 16 {
             let opened = try StoreJournal(directory: directory, storeIdentifier: storeIdentifier, pendingBytesMax: options.journalPendingBytesMax)
             recovery = try Self.replay(opened.entries(), environment: environment, databases: databases)
             journal = opened
@@ -119,6 +125,19 @@ public final class StateStore: @unchecked Sendable {
             // start the journal empty. Nothing else writes yet, so no commit lock is needed.
             let pin = try Self.syncAndRecord(environment: environment, directory: directory, bootIdentifier: bootIdentifier, commitLock: Mutex(()))
             syncedSnapshotPin.withLock { $0 = pin }
+        } else if recoversEarlierRun {
+            // Every commit of this run is synced. What an earlier run left may not be: commits
+            // made without sync (still in the page cache after a `kill -9`), the snapshot reopened,
+            // the entries replayed (LMDB syncs each, but not what they were applied onto). One
+            // sync covers it all before the record and the journal that could rebuild it go: the
+            // record first, since it names a snapshot older than what is now synced.
+            try StoreError.wrapping { try environment.sync(force: true) }
+            try Self.removeSyncedSnapshotRecord(directory: directory)
+        }
+        if !isJournaled, let journal {
+            // LMDB on disk now holds every entry: deleted, the files can never be replayed later
+            // onto a store that has moved on (this run's transaction ids repeat theirs).
+            try journal.deleteFiles()
         }
         if isJournaled {
             let opened: StoreJournal
@@ -308,12 +327,11 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    /// Removes the synced-snapshot record (`SyncedSnapshot`), for a store whose every commit is
-    /// synced (`commitWithoutSync` false): the record names a snapshot of an earlier run without
-    /// sync, and a start-up after a later OS crash must not go back to it over synced commits. Only
-    /// the data directory's owner calls this (the daemon, under its lock).
-    public func forgetSyncedSnapshot() throws(StoreError) {
-        precondition(!options.commitWithoutSync, "a store that commits without sync keeps its record")
+    /// Removes the synced-snapshot record (`SyncedSnapshot`), when the owner opens a store whose
+    /// every commit is synced (`commitWithoutSync` false): the record names a snapshot of an
+    /// earlier run without sync, and a start-up after a later OS crash must not go back to it over
+    /// synced commits.
+    private static func removeSyncedSnapshotRecord(directory: String) throws(StoreError) {
         let path = directory + "/" + SyncedSnapshot.fileName
         guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.journal(operation: "unlink", path: path, code: errno) }
         try StoreJournal.syncDirectory(directory)

@@ -160,6 +160,22 @@ final class StoreJournal: @unchecked Sendable {
         pending.withLock { $0 = Pending() }
     }
 
+    /// True when either journal file exists in `directory`: an earlier journaled run's, to
+    /// replay even when this run keeps no journal.
+    static func filesExist(in directory: String) -> Bool {
+        fileNames.contains { access(directory + "/" + $0, F_OK) == 0 }
+    }
+
+    /// Deletes both files, for a run that keeps no journal, once LMDB on disk holds every entry
+    /// (after recovery and a sync). The journal must not be used afterwards.
+    func deleteFiles() throws(StoreError) {
+        for name in Self.fileNames {
+            let path = directory + "/" + name
+            guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.journal(operation: "unlink", path: path, code: errno) }
+        }
+        try Self.syncDirectory(directory)
+    }
+
     // MARK: Appending (the writer's thread)
 
     /// Copies `log`'s records, as the entry of transaction `transactionId`, to the pending

@@ -39,6 +39,17 @@ public struct StoreOptions: Sendable {
     /// the OS went down since the last sync (`SyncedSnapshot`); nil reads the kernel's
     /// (`/proc/sys/kernel/random/boot_id`). Tests set it to simulate a reboot.
     public var bootIdentifier: String?
+    /// The opener holds the data directory's lock (`DataDirectoryLock`): start-up repairs what an
+    /// earlier run left, whatever this run's own mode. It reopens the synced snapshot after an OS
+    /// restart, replays the journal onto LMDB, and, if this run keeps no journal, syncs LMDB and
+    /// deletes the journal files. A store that commits without sync always does this; a reader
+    /// beside a running daemon must not, since the journal is that daemon's.
+    ///
+    /// Why: settles acknowledged by a journaled run live in its journal until its next checkpoint.
+    /// Restarted after a power loss with `--sync-commits` or `--no-journal`, the daemon ignored the
+    /// journal, so those settles were lost. It also left the stale journal behind, for a later
+    /// journaled start to replay onto a store that had moved on.
+    public var ownsDataDirectory: Bool
 
     public init(
         mapSizeBytes: Int = 4 << 30,
@@ -51,8 +62,10 @@ public struct StoreOptions: Sendable {
         journalEntryBytesMax: Int = 8 << 20,
         journalPendingWriteBytes: Int = 4 << 20,
         journalPendingBytesMax: Int = 64 << 20,
-        bootIdentifier: String? = nil
+        bootIdentifier: String? = nil,
+        ownsDataDirectory: Bool = false
     ) {
+        self.ownsDataDirectory = ownsDataDirectory
         self.bootIdentifier = bootIdentifier
         self.journalPendingWriteBytes = journalPendingWriteBytes
         self.journalPendingBytesMax = journalPendingBytesMax

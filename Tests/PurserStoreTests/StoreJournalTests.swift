@@ -85,7 +85,8 @@ import Testing
         let restored = try Self.afterPowerLoss(of: machine, lmdbAtCheckpoint: lmdbAtCheckpoint)
 
         // Without the journal, the copy really is behind: the test would prove nothing otherwise.
-        let behind = try StateStore(directory: restored.path, options: StoreOptions(mapSizeBytes: 64 << 20, commitWithoutSync: true))
+        // (Read as a reader beside a daemon would: not the directory's owner, so it repairs nothing.)
+        let behind = try StateStore(directory: restored.path, options: StoreOptions(mapSizeBytes: 64 << 20))
         let lost = try Self.observe(behind)
         behind.close()
         #expect(lost != before)
@@ -109,6 +110,33 @@ import Testing
         )
         guard case .allow(let allowance) = retried else { Issue.record("\(retried)"); return }
         #expect(allowance.reservationId == open[0].id)
+    }
+
+    /// A power loss under the journal, then a start-up that keeps none (`--sync-commits`, or
+    /// `--no-journal`): the journal the earlier run left is replayed all the same, since it holds
+    /// settles that were acknowledged; then it is deleted, so that a later journaled start never
+    /// replays its entries onto the store that moved on (their transaction ids repeat).
+    @Test(arguments: [false, true]) func aStartUpWithoutAJournalReplaysTheOneAnEarlierRunLeftThenDeletesIt(commitWithoutSync: Bool) throws {
+        let machine = Directory()
+        let (before, lmdbAtCheckpoint) = try Self.runUntilPowerLoss(in: machine, count: 20)
+        let restored = try Self.afterPowerLoss(of: machine, lmdbAtCheckpoint: lmdbAtCheckpoint)
+        let options = StoreOptions(mapSizeBytes: 64 << 20, commitWithoutSync: commitWithoutSync, journal: false, ownsDataDirectory: true)
+        let movedOn: Observed
+        do {
+            let store = try StateStore(directory: restored.path, options: options)
+            defer { store.close() }
+            // 20 authorizes, 20 settles and one more authorize.
+            #expect(store.recovery?.entriesReplayed == 41)
+            #expect(try Self.observe(store) == before)
+            try Self.work(store, count: 5, now: S.start.adding(seconds: 3), prefix: "s")
+            movedOn = try Self.observe(store)
+        }
+        #expect(!StoreJournal.filesExist(in: restored.path))
+
+        let journaled = try StateStore(directory: restored.path, options: Self.options)
+        defer { journaled.close() }
+        #expect(journaled.recovery?.entriesReplayed == 0)
+        #expect(try Self.observe(journaled) == movedOn)
     }
 
     @Test func aRecoveredStoreKeepsJournalingAndRecoversAgain() throws {

@@ -167,18 +167,52 @@ import Testing
 }
 
 extension SyncedSnapshotTests {
-    /// A store that syncs every commit drops the record an earlier run left: after a later OS
-    /// crash, start-up must not go back to it over commits that were synced.
-    @Test func aStoreThatSyncsEveryCommitForgetsTheRecord() throws {
+    /// The owner of a store that syncs every commit (`purser serve --sync-commits`) repairs what
+    /// an earlier run without sync left, then drops the record and the journal: after a later OS
+    /// crash, start-up must not go back to that record over commits that were synced. A reader
+    /// beside a running daemon repairs and removes nothing.
+    @Test func theOwnerOfAStoreThatSyncsEveryCommitRecoversThenForgetsTheRecordAndTheJournal() throws {
         let machine = J.Directory()
         let store = try StateStore(directory: machine.path, options: Self.options(boot: "boot-1"))
         try store.loadPolicy(J.S.policy, version: "snapshot-test", now: J.S.start)
+        // As the daemon does before answering a reload: the load is durable in the journal alone.
+        try store.makeCommitsDurable()
         store.close()
         #expect(try SyncedSnapshot.stored(in: machine.path) != nil)
-        let synced = try StateStore(directory: machine.path, options: StoreOptions(mapSizeBytes: 64 << 20, bootIdentifier: "boot-2"))
-        #expect(synced.snapshotRollback == nil)
-        try synced.forgetSyncedSnapshot()
-        synced.close()
+
+        let reader = try StateStore(directory: machine.path, options: StoreOptions(mapSizeBytes: 64 << 20, bootIdentifier: "boot-2"))
+        #expect(reader.snapshotRollback == nil)
+        #expect(reader.recovery == nil)
+        reader.close()
+        #expect(try SyncedSnapshot.stored(in: machine.path) != nil)
+        #expect(StoreJournal.filesExist(in: machine.path))
+
+        let owner = try StateStore(
+            directory: machine.path, options: StoreOptions(mapSizeBytes: 64 << 20, bootIdentifier: "boot-2", ownsDataDirectory: true)
+        )
+        // The record named the snapshot before the policy load; the journal brought the load back.
+        #expect(owner.snapshotRollback != nil)
+        #expect(owner.recovery?.entriesReplayed == 1)
+        #expect(try owner.policyMetadata()?.version == "snapshot-test")
+        owner.close()
         #expect(try SyncedSnapshot.stored(in: machine.path) == nil)
+        #expect(!StoreJournal.filesExist(in: machine.path))
+    }
+
+    /// An OS crash under the default mode, then a start-up that syncs every commit, or keeps no
+    /// journal: the torn disk is repaired from the record and the journal all the same.
+    @Test(arguments: [false, true]) func aStartUpInAnotherModeAfterAnOSCrashReopensTheSnapshotAndReplays(commitWithoutSync: Bool) throws {
+        let crash = try Self.crash()
+        let disk = try Self.disk(of: crash, dataFile: Self.torn(crash) { _ in false })
+        let options = StoreOptions(
+            mapSizeBytes: 64 << 20, commitWithoutSync: commitWithoutSync, writeMap: true, journal: false, bootIdentifier: "boot-2",
+            ownsDataDirectory: true
+        )
+        let recovered = try StateStore(directory: disk.path, options: options)
+        defer { recovered.close() }
+        #expect(recovered.snapshotRollback?.restoredTransactionId == crash.checkpointTransactionId)
+        #expect(recovered.recovery?.entriesReplayed == 61)
+        #expect(try J.observe(recovered) == crash.acknowledged)
+        #expect(!StoreJournal.filesExist(in: disk.path))
     }
 }

@@ -153,6 +153,40 @@ def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     assert_every_acknowledged_settle_kept(daemon, acked, last, events=60)
 
 
+@pytest.mark.parametrize("restart_flags", [["--sync-commits"], ["--no-journal"]], ids=["sync-commits", "no-journal"])
+def test_power_loss_then_a_restart_without_the_journal_still_replays_it(make_daemon, restart_flags):
+    """The same power loss, but the operator restarts the daemon in a mode that keeps no journal.
+    The journal still holds settles that were acknowledged: the daemon must replay it, then delete
+    it, so that a later restart in the default mode replays nothing stale onto the moved-on store."""
+    map_flags = ["--map-size-bytes", "67108864"]
+    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *map_flags]).start()
+    time.sleep(0.3)
+    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
+        lmdb_at_checkpoint = handle.read()
+    acked, last = run_settles(daemon, 40, seed=13)
+    wait_until_drained(daemon)
+    daemon.kill9()
+    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
+
+    daemon.extra_args = [*map_flags, *restart_flags]
+    daemon.start()
+    replayed = [line for line in daemon.log_text().splitlines() if "journal replayed" in line]
+    assert replayed and "entries_replayed=0" not in replayed[-1], daemon.log_tail()
+    assert not [name for name in os.listdir(daemon.data_dir) if name.startswith("journal-")]
+    assert_every_acknowledged_settle_kept(daemon, acked, last, events=40)
+
+    # The store moves on in that mode, then comes back to the default one.
+    more, _ = run_settles(daemon, 10, seed=17)
+    wait_until_drained(daemon)
+    daemon.stop()
+    daemon.extra_args = map_flags
+    daemon.start()
+    state = read_state_scopes(daemon.data_dir)
+    for key in CRASH_KEYS:
+        assert state[f"key:{key}"]["total"]["spent_micros"] == acked[key] + more[key], key
+    assert reconcile(daemon)["events_in_ledger"] == 50
+
+
 def assert_every_acknowledged_settle_kept(daemon, acked: dict, last: tuple, events: int) -> None:
     """After a restart from a power loss: each crash key's spend is what was acknowledged, the
     ledger reconciles with `events` events, and retrying the last settle is a replay."""
