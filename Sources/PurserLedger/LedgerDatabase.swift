@@ -21,10 +21,12 @@ public final class LedgerDatabase {
         database = try SQLiteDatabase(path: path, options: SQLiteOptions(
             readOnly: readOnly,
             journalModeWAL: !readOnly,
-            // NORMAL in WAL mode loses at most the last transactions on power loss, never
-            // consistency, and the outbox keeps every event until its drain is committed: a lost
-            // ledger commit is simply drained again.
-            synchronous: .normal,
+            // FULL: a commit returns once its WAL frames are fsynced. The drain trims LMDB's outbox
+            // right after each commit, and that trim is made durable by the next settle's journal
+            // fsync; with NORMAL (WAL fsynced only at checkpoints) a power loss could keep the trim
+            // and lose the commit, and those events would be in neither place: the ledger short of
+            // the counters for good. The price is one fsync per drain (about one a second).
+            synchronous: readOnly ? .normal : .full,
             // The writer's upserts walk the rollup and scope-total indexes of a ledger that soon
             // outgrows SQLite's default 2 MB cache. `purser bench ledger --events 300000
             // --tenants 10000`, pinned, two rounds: 14,934-16,723 events/s with the default,
