@@ -102,7 +102,7 @@ final class RequestHandler: ChannelDuplexHandler {
         switch result {
         case .success(var reply):
             reply.correlationId = correlationId
-            write(context: context, frame: WireCodec.encode(reply))
+            write(context: context, reply: reply)
         case .failure(let error as WireError):
             if error.code.closesConnection {
                 fail(context: context, error: error, correlationId: correlationId)
@@ -200,8 +200,23 @@ final class RequestHandler: ChannelDuplexHandler {
     }
 
     private func write(context: ChannelHandlerContext, frame: [UInt8]) {
+        write(context: context, buffer: context.channel.allocator.buffer(bytes: frame))
+    }
+
+    /// Encodes the reply straight into the buffer the socket writes from: no intermediate array.
+    private func write(context: ChannelHandlerContext, reply: WireMessage) {
+        let count = WireCodec.encodedBytesCount(reply)
+        var buffer = context.channel.allocator.buffer(capacity: count)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+            WireCodec.encode(reply, bytesCount: count, into: bytes)
+            return count
+        }
+        write(context: context, buffer: buffer)
+    }
+
+    private func write(context: ChannelHandlerContext, buffer: ByteBuffer) {
         guard !finished else { return }
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        context.write(wrapOutboundOut(buffer), promise: nil)
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
