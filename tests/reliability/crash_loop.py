@@ -2,8 +2,11 @@
 """Crash loop: kill -9 Purser under concurrent load, again and again, on one data directory.
 
     python3 tests/reliability/crash_loop.py [--cycles 20] [--bin PATH] [--threads 16] [--seed N] [--keep]
+        [--modes default,sync-commits,default,no-journal]
 
-Each cycle (re)starts `purser serve` on the same data directory, runs `purser reconcile` on what the
+Each cycle (re)starts `purser serve` on the same data directory, in the next durability mode of
+`--modes` (the default rotation restarts with `--sync-commits` and `--no-journal` too, so that what
+a kill left is recovered whatever mode comes next), runs `purser reconcile` on what the
 previous kill left (it must exit 0), repairs what the previous kill cut off the way a real client
 would (retries unanswered authorizes by request id, unanswered settles and releases, and releases
 reservations a dead worker still held), retries EVERY settle acknowledged in the previous cycle
@@ -44,6 +47,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+
+# `purser serve` flags of each durability mode the loop restarts in.
+MODE_FLAGS = {"default": [], "sync-commits": ["--sync-commits"], "no-journal": ["--no-journal"]}
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=20)
@@ -53,6 +60,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--kill-after-min", type=float, default=0.3, help="seconds of load before the kill, at least")
     parser.add_argument("--kill-after-max", type=float, default=2.0, help="seconds of load before the kill, at most")
     parser.add_argument("--keep", action="store_true", help="keep the data directory even on success")
+    parser.add_argument("--modes", default="default,sync-commits,default,no-journal",
+                        help="durability modes to restart in, in turn, one per cycle (default, sync-commits, "
+                             "no-journal): recovery must not depend on the mode the killed daemon ran in")
     return parser.parse_args()
 
 
@@ -326,7 +336,12 @@ def main() -> int:
     found = 0
     started = time.monotonic()
     try:
+        modes = [mode.strip() for mode in ARGS.modes.split(",") if mode.strip()]
+        unknown = [mode for mode in modes if mode not in MODE_FLAGS]
+        if unknown or not modes:
+            raise ValueError(f"--modes: unknown {unknown}; choose from {sorted(MODE_FLAGS)}")
         for cycle in range(1, ARGS.cycles + 1):
+            daemon.extra_args = MODE_FLAGS[modes[(cycle - 1) % len(modes)]]
             daemon.start()
             if cycle > 1:
                 reconciles += 1
@@ -349,10 +364,11 @@ def main() -> int:
             cycles_run += 1
             state = read_state(daemon.data_dir)  # straight from LMDB, as the kill left it
             violations += check_caps(book, state, f"after kill {cycle}")
-            log(f"cycle {cycle}: killed after {delay:.2f}s; {len(book.acked) - before} settles acknowledged; cut off: "
+            log(f"cycle {cycle} ({modes[(cycle - 1) % len(modes)]}): killed after {delay:.2f}s; {len(book.acked) - before} settles acknowledged; cut off: "
                 f"{len(book.pending_authorizes)} authorizes, {len(book.unacked_settles)} settles, "
                 f"{len(book.unacked_releases)} releases; {len(book.held)} reservations held")
         # The end: restart, reconcile, repair and retry, stop cleanly (drains the ledger), reconcile.
+        daemon.extra_args = MODE_FLAGS[modes[ARGS.cycles % len(modes)]]
         daemon.start()
         reconciles += 1
         reconciles_passed += reconcile(daemon, book, "after the last restart")
