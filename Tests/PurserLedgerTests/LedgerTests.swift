@@ -25,13 +25,9 @@ import Testing
     /// already be on disk: the writer fsyncs its WAL at every commit (`synchronous = FULL`). With
     /// NORMAL a power loss could keep the trim and lose the commit, and the events with it.
     @Test func theWriterFsyncsEveryCommitBeforeTheOutboxIsTrimmed() throws {
-        let directory = NSTemporaryDirectory() + "purser-ledger-sync-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let writer = try LedgerDatabase(path: directory + "/" + LedgerDatabase.fileName)
-        defer { writer.close() }
-        #expect(try writer.database.prepare("PRAGMA synchronous").firstRow()?.first == .integer(2))
-        #expect(try writer.database.prepare("PRAGMA journal_mode").firstRow()?.first == .text("wal"))
+        let fixture = try LedgerFixture(now: Self.lastSecondOfNovember)
+        #expect(try fixture.ledger.database.prepare("PRAGMA synchronous").firstRow()?.first == .integer(2))
+        #expect(try fixture.ledger.database.prepare("PRAGMA journal_mode").firstRow()?.first == .text("wal"))
     }
 
     @Test func drainIsExactlyOnceEvenWhenTheTrimIsLost() throws {

@@ -132,21 +132,7 @@ def test_power_loss_is_recovered_from_the_journal(make_daemon, store_flags):
     (a copy taken then), the journal keeps what was fsynced before each acknowledgement. The
     restarted daemon must replay the journal and end with every acknowledged settle, counters and
     ledger reconciled, idempotency intact."""
-    # No checkpoint during the test: LMDB's last sync is start-up's, so the copy below is exactly
-    # what a power loss would leave of it.
-    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *store_flags]).start()
-    time.sleep(0.3)
-    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
-        lmdb_at_checkpoint = handle.read()
-
-    acked, last = run_settles(daemon, 60, seed=7)
-    wait_until_drained(daemon)
-    with daemon.admin() as admin:
-        assert admin.status().checkpoints == 0
-    daemon.kill9()
-
-    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
-
+    daemon, acked, last = run_until_power_loss(make_daemon, store_flags, count=60, seed=7)
     daemon.start()
     replayed = [line for line in daemon.log_text().splitlines() if "journal replayed" in line]
     assert replayed and "entries_replayed=0" not in replayed[-1], daemon.log_tail()
@@ -159,15 +145,7 @@ def test_power_loss_then_a_restart_without_the_journal_still_replays_it(make_dae
     The journal still holds settles that were acknowledged: the daemon must replay it, then delete
     it, so that a later restart in the default mode replays nothing stale onto the moved-on store."""
     map_flags = ["--map-size-bytes", "67108864"]
-    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *map_flags]).start()
-    time.sleep(0.3)
-    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
-        lmdb_at_checkpoint = handle.read()
-    acked, last = run_settles(daemon, 40, seed=13)
-    wait_until_drained(daemon)
-    daemon.kill9()
-    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
-
+    daemon, acked, last = run_until_power_loss(make_daemon, map_flags, count=40, seed=13)
     daemon.extra_args = [*map_flags, *restart_flags]
     daemon.start()
     replayed = [line for line in daemon.log_text().splitlines() if "journal replayed" in line]
@@ -185,6 +163,25 @@ def test_power_loss_then_a_restart_without_the_journal_still_replays_it(make_dae
     for key in CRASH_KEYS:
         assert state[f"key:{key}"]["total"]["spent_micros"] == acked[key] + more[key], key
     assert reconcile(daemon)["events_in_ledger"] == 50
+
+
+def run_until_power_loss(make_daemon, store_flags: list, count: int, seed: int) -> tuple:
+    """Runs a daemon that never checkpoints, so that LMDB's last sync is start-up's and a copy of
+    its file taken then is exactly what a power loss would leave of it; makes `count` acknowledged
+    pairs, drains the ledger, kills the daemon and leaves the data directory as that power loss
+    would (`restore_power_loss`). Returns the daemon, the spend per key and the last
+    (reservation, cost)."""
+    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", *store_flags]).start()
+    time.sleep(0.3)
+    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
+        lmdb_at_checkpoint = handle.read()
+    acked, last = run_settles(daemon, count, seed=seed)
+    wait_until_drained(daemon)
+    with daemon.admin() as admin:
+        assert admin.status().checkpoints == 0
+    daemon.kill9()
+    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
+    return daemon, acked, last
 
 
 def assert_every_acknowledged_settle_kept(daemon, acked: dict, last: tuple, events: int) -> None:
@@ -238,14 +235,7 @@ def run_settles(daemon, count: int, seed: int) -> tuple:
 def test_state_and_reconcile_replay_the_journal_when_no_daemon_runs(make_daemon):
     """After a power loss, an operator may read the data directory before starting the daemon:
     `purser state` must show what was acknowledged, not LMDB's stale file."""
-    daemon = make_daemon(extra_args=["--sweep-interval-milliseconds", "600000", "--map-size-bytes", "67108864"]).start()
-    time.sleep(0.3)
-    with open(os.path.join(daemon.data_dir, "data.mdb"), "rb") as handle:
-        lmdb_at_checkpoint = handle.read()
-    acked, _ = run_settles(daemon, 30, seed=11)
-    wait_until_drained(daemon)
-    daemon.kill9()
-    restore_power_loss(daemon.data_dir, lmdb_at_checkpoint)
+    daemon, acked, _ = run_until_power_loss(make_daemon, ["--map-size-bytes", "67108864"], count=30, seed=11)
 
     result = run_cli("state", "--data", daemon.data_dir, "--json", check=True)
     assert "replayed" in result.stderr and "journal entries" in result.stderr, result.stderr
