@@ -122,7 +122,7 @@ public enum WireCodec {
     }
 
     /// The bytes `encode` writes for `message`, length prefix included: what a caller sizes its
-    /// buffer with before `encode(_:into:)`.
+    /// buffer with before `encode(_:bytesCount:into:)`.
     public static func encodedBytesCount(_ message: WireMessage) -> Int {
         var count = WireLimits.lengthPrefixBytes + WireLimits.headerBytes
         for (index, spec) in MessageSchema.fields(of: message.type).enumerated() {
@@ -180,14 +180,21 @@ public enum WireCodec {
         }
     }
 
-    /// Big-endian stores at an advancing offset into memory already sized for the frame.
+    /// Big-endian stores at an advancing offset into memory already sized for the frame. Every
+    /// store is bounds-checked, in release builds too: a wrong size from a caller must stop the
+    /// process, never write past the buffer.
     private struct FrameWriter {
         let buffer: UnsafeMutableRawBufferPointer
         var offset = 0
 
+        mutating func reserve(_ count: Int) -> Int {
+            precondition(count <= buffer.count - offset, "a frame overran its buffer of \(buffer.count) bytes")
+            defer { offset += count }
+            return offset
+        }
+
         mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
-            buffer.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Integer.self)
-            offset += MemoryLayout<Integer>.size
+            buffer.storeBytes(of: value.bigEndian, toByteOffset: reserve(MemoryLayout<Integer>.size), as: Integer.self)
         }
 
         mutating func write(_ value: FieldValue, spec: FieldSpec) {
@@ -199,10 +206,10 @@ public enum WireCodec {
                 }
                 string.withUTF8 { utf8 in
                     write(UInt16(utf8.count))
+                    let start = reserve(utf8.count)
                     if let source = utf8.baseAddress {
-                        (buffer.baseAddress! + offset).copyMemory(from: source, byteCount: utf8.count)
+                        (buffer.baseAddress! + start).copyMemory(from: source, byteCount: utf8.count)
                     }
-                    offset += utf8.count
                 }
             case .int64(let integer):
                 write(UInt16(8))
