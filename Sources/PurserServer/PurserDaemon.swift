@@ -91,7 +91,7 @@ public enum PurserDaemon {
             directory: configuration.dataDirectory,
             options: StoreOptions(
                 mapSizeBytes: configuration.mapSizeBytes, commitWithoutSync: !configuration.syncCommits, writeMap: configuration.writeMap,
-                journal: configuration.journal, ownsDataDirectory: true
+                journal: configuration.journal, ownsDataDirectory: true, mapHeadroomPercent: configuration.mapHeadroomPercent
             )
         )
         if let rollback = store.snapshotRollback {

@@ -78,7 +78,8 @@ final class RequestProcessor: Sendable {
             )
             let storeErrorPolicy = self.storeErrorPolicy
             submit(operation) { result in
-                // A store that cannot decide still owes the proxy a decision: the policy's.
+                // A store that cannot decide, or refuses new reservations because its map is nearly
+                // full, still owes the proxy a decision: the policy's.
                 if case .failure(let error as WireError) = result, error.code == .unavailable {
                     reply(.success(ReplyBuilder.unavailableDecision(
                         policy: storeErrorPolicy.withLockedValue { $0 }, reason: error.message
@@ -110,6 +111,10 @@ final class RequestProcessor: Sendable {
     private func submit(_ operation: StoreOperation, reply: @escaping ReplyHandler) {
         writer.submit(operation) { result in
             switch result {
+            case .success(.authorized(.deny(let denial))) where denial.reason == .unavailable:
+                // The store refused a new reservation (`StoreOptions.mapHeadroomPercent`): answered
+                // as any store that cannot decide, so that `on_store_error` applies.
+                reply(.failure(WireError(.unavailable, denial.detail ?? "the store refuses new reservations")))
             case .success(let outcome):
                 reply(Result { try ReplyBuilder.reply(to: outcome) })
             case .failure(.shuttingDown):

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// Makes settles durable through the redo journal rather than an fsync of LMDB
     /// (`StoreOptions.journal`). Off only for comparisons; ignored with `syncCommits`.
     public var journal: Bool
+    /// New reservations are refused once LMDB's file is within this share of the map's end
+    /// (`StoreOptions.mapHeadroomPercent`), so that reservations already made can be settled.
+    public var mapHeadroomPercent: Int
     /// The ledger drains the outbox at least this often...
     public var ledgerFlushIntervalMilliseconds: Int64
     /// ...or as soon as this many events wait, whichever comes first; also the largest batch.
@@ -55,6 +58,7 @@ public struct ServerConfiguration: Sendable {
         syncCommits: Bool = false,
         writeMap: Bool = true,
         journal: Bool = true,
+        mapHeadroomPercent: Int = 10,
         ledgerFlushIntervalMilliseconds: Int64 = 1_000,
         ledgerBatchEventsMax: Int = 10_000,
         dataAllowlist: PeerAllowlist = PeerAllowlist(),
@@ -77,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         self.syncCommits = syncCommits
         self.writeMap = writeMap
         self.journal = journal
+        self.mapHeadroomPercent = mapHeadroomPercent
         self.ledgerFlushIntervalMilliseconds = ledgerFlushIntervalMilliseconds
         self.ledgerBatchEventsMax = ledgerBatchEventsMax
         self.dataAllowlist = dataAllowlist

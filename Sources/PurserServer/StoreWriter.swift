@@ -70,6 +70,8 @@ public final class StoreWriter: @unchecked Sendable {
     private var isJournalWriteRequested = false
     private var checkpointStopping = false
     private var checkpointFinished = false
+    /// `store.refusesNewReservations` as the checkpointer last logged it. Checkpointer thread only.
+    private var loggedRefusingNewReservations = false
 
     public init(
         store: StateStore, eventLoop: EventLoop, batchOperationsMax: Int, logger: Logger,
@@ -314,6 +316,21 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// Says once, at the next checkpoint, when the store starts refusing new reservations for want
+    /// of map: every refused authorize says why too, but an operator needs the moment.
+    private func logMapHeadroomChange() {
+        guard let refusing = try? store.refusesNewReservations, refusing != loggedRefusingNewReservations else { return }
+        loggedRefusingNewReservations = refusing
+        let metadata: Logger.Metadata = [
+            "map_headroom_percent": "\(store.options.mapHeadroomPercent)", "map_size_bytes": "\(store.options.mapSizeBytes)",
+        ]
+        if refusing {
+            logger.error("the LMDB map is nearly full: refusing new reservations so that those already made can be settled; restart with a larger --map-size-bytes", metadata: metadata)
+        } else {
+            logger.notice("the LMDB map has room again: new reservations are taken", metadata: metadata)
+        }
+    }
+
     private func checkpointLoop() {
         while true {
             checkpointCondition.lock()
@@ -334,6 +351,7 @@ public final class StoreWriter: @unchecked Sendable {
                     // Writes the journal's waiting entries too.
                     try store.checkpoint()
                     lock.withLock { statistics.checkpoints += 1 }
+                    logMapHeadroomChange()
                 } else {
                     try store.writeJournal()
                 }

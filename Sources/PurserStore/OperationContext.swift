@@ -13,14 +13,17 @@ final class OperationContext {
     let databases: StoreDatabases
     let makeReservationId: @Sendable () -> String
     let now: Timestamp
+    /// Set while the store refuses new reservations (`StoreOptions.mapHeadroomPercent`): why.
+    let refusedReservationsReason: String?
     private let policyMetadataCache: PolicyMetadataCache
     /// Nil until first read in this transaction; then the record's metadata (nil if absent).
     private var policyMetadataInTransaction: PolicyMetadata??
 
     init(
         transaction: LMDBTransaction, databases: StoreDatabases, policyMetadataCache: PolicyMetadataCache,
-        makeReservationId: @escaping @Sendable () -> String, now: Timestamp
+        makeReservationId: @escaping @Sendable () -> String, now: Timestamp, refusedReservationsReason: String? = nil
     ) {
+        self.refusedReservationsReason = refusedReservationsReason
         self.transaction = transaction
         self.databases = databases
         self.policyMetadataCache = policyMetadataCache
@@ -52,6 +55,10 @@ final class OperationContext {
         if let reservationId = try transaction.get(databases.requestIds, key: requestKey),
            let reservation = try load(Reservation.self, from: databases.reservations, key: reservationId) {
             return .allow(reservation.replayedAllowance)
+        }
+        // After the replay above: a retry of a request already allowed is still answered.
+        if let refusedReservationsReason {
+            return .deny(Denial(reason: .unavailable, detail: refusedReservationsReason))
         }
 
         var accountTags: [String: TagPolicy] = [:]

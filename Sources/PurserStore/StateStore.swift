@@ -52,6 +52,8 @@ public final class StateStore: @unchecked Sendable {
     private let syncedSnapshotPin = Mutex<LMDBSnapshotPin?>(nil)
     /// Serializes `sync()`: the syncer and the checkpointer threads may both call it.
     private let syncLock = Mutex(())
+    /// LMDB's page size, which `refusesNewReservations` divides the map by on every batch.
+    private let pageSizeBytes: Int
 
     /// Opens (creating if needed) the store in `directory`.
     ///
@@ -85,6 +87,7 @@ public final class StateStore: @unchecked Sendable {
         let databases = try StoreError.wrapping { try StoreDatabases(environment: environment) }
         self.environment = environment
         self.databases = databases
+        self.pageSizeBytes = try StoreError.wrapping { try environment.pageSizeBytes }
         let stored: (schema: [UInt8]?, storeIdentifier: [UInt8]?) = try StoreError.wrapping {
             try environment.read { transaction in
                 (try transaction.get(databases.meta, key: MetaKey.schema), try transaction.get(databases.meta, key: MetaKey.storeIdentifier))
@@ -579,7 +582,8 @@ public final class StateStore: @unchecked Sendable {
             try journaledWrite { transaction in
                 let context = OperationContext(
                     transaction: transaction, databases: databases, policyMetadataCache: policyMetadataCache,
-                    makeReservationId: makeReservationId, now: now
+                    makeReservationId: makeReservationId, now: now,
+                    refusedReservationsReason: try refusesNewReservations ? refusedReservationsReason : nil
                 )
                 return try operations.map { operation in
                     switch operation {
@@ -595,6 +599,25 @@ public final class StateStore: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// True once LMDB's file reaches within `options.mapHeadroomPercent` of the map's end: new
+    /// reservations are then refused, and what remains of the map is kept for finishing the ones
+    /// made. Read on every batch: one `mdb_env_info`. The file never shrinks, so once true it
+    /// stays true until a restart with a larger map.
+    public var refusesNewReservations: Bool {
+        get throws(StoreError) {
+            guard options.mapHeadroomPercent > 0 else { return false }
+            let info = try StoreError.wrapping { try environment.info }
+            let mapPages = info.mapSizeBytes / pageSizeBytes
+            let pagesBeyondFile = mapPages - (info.lastPageNumber + 1)
+            return pagesBeyondFile * 100 < mapPages * options.mapHeadroomPercent
+        }
+    }
+
+    private var refusedReservationsReason: String {
+        "the LMDB map is nearly full (its file is within \(options.mapHeadroomPercent)% of the map's end): new reservations "
+            + "are refused so that those already made can be settled; restart with a larger --map-size-bytes"
     }
 
     public func authorize(secret: String, request: AuthorizeRequest, now: Timestamp) throws(StoreError) -> Decision {

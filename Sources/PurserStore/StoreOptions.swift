@@ -50,6 +50,13 @@ public struct StoreOptions: Sendable {
     /// journal, so those settles were lost. It also left the stale journal behind, for a later
     /// journaled start to replay onto a store that had moved on.
     public var ownsDataDirectory: Bool
+    /// New reservations are refused (authorize answers `unavailable`, as `on_store_error` says)
+    /// once LMDB's file reaches within this share of the map's end. Settles, releases, credits and
+    /// sweeps go on in that last share, so the reservations already made can always be finished:
+    /// without it a full map failed settles first (they write more pages than authorizes) while
+    /// authorizes kept reserving. The file's end is the one measure LMDB honours: freed pages it
+    /// cannot always reuse (see docs/architecture.md, "Sizing the map"). 0 turns it off.
+    public var mapHeadroomPercent: Int
 
     public init(
         mapSizeBytes: Int = 4 << 30,
@@ -63,8 +70,11 @@ public struct StoreOptions: Sendable {
         journalPendingWriteBytes: Int = 4 << 20,
         journalPendingBytesMax: Int = 64 << 20,
         bootIdentifier: String? = nil,
-        ownsDataDirectory: Bool = false
+        ownsDataDirectory: Bool = false,
+        mapHeadroomPercent: Int = 10
     ) {
+        precondition((0...50).contains(mapHeadroomPercent), "mapHeadroomPercent must be 0-50")
+        self.mapHeadroomPercent = mapHeadroomPercent
         self.ownsDataDirectory = ownsDataDirectory
         self.bootIdentifier = bootIdentifier
         self.journalPendingWriteBytes = journalPendingWriteBytes

@@ -39,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
     var writeMap = true
     @Option(name: .customLong("sweep-interval-milliseconds"), help: "How often expired reservations are swept; each sweep is also a checkpoint (LMDB fsynced, the journal restarted).")
     var sweepIntervalMilliseconds: Int64 = 1_000
+    @Option(name: .customLong("map-headroom-percent"), help: "Refuse new reservations (authorize answers unavailable, or as on_store_error says) once LMDB's file is within this share of the map's end, so that the reservations already made can still be settled; 0-50, 0 turns it off.")
+    var mapHeadroomPercent = 10
     @Flag(name: .customLong("journal"), inversion: .prefixedNo, help: "Make settles durable through the redo journal (the default); --no-journal fsyncs LMDB instead (slower; for comparisons, see docs/architecture.md).")
     var journal = true
     @Option(name: .customLong("socket-allow-uid"), help: "Only this uid (repeatable) may use the data socket, checked with SO_PEERCRED.")
@@ -65,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive")
         }
         guard idleTimeoutSeconds >= 1, drainTimeoutSeconds >= 0 else { throw ValidationError("timeouts must be positive") }
+        guard (0...50).contains(mapHeadroomPercent) else { throw ValidationError("--map-headroom-percent must be 0 to 50") }
         guard sweepIntervalMilliseconds >= 10, sweepIntervalMilliseconds <= 3_600_000 else {
             throw ValidationError("--sweep-interval-milliseconds must be 10 to 3600000")
         }
@@ -86,7 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
             drainTimeoutSeconds: drainTimeoutSeconds, sweepIntervalMilliseconds: sweepIntervalMilliseconds, mapSizeBytes: mapSizeBytes, eventLoopThreadsCount: eventLoopThreads,
             syncCommits: syncCommits,
             writeMap: writeMap,
-            journal: journal,
+            journal: journal, mapHeadroomPercent: mapHeadroomPercent,
             dataAllowlist: PeerAllowlist(userIds: Set(socketAllowUIDs), groupIds: Set(socketAllowGIDs)),
             adminAllowlist: PeerAllowlist(userIds: Set(adminAllowUIDs), groupIds: Set(adminAllowGIDs))
         )

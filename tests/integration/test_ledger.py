@@ -323,3 +323,45 @@ def test_an_os_crash_during_writeback_reopens_the_synced_snapshot(make_daemon):
     log = daemon.log_text()
     assert "reopened the snapshot that sync recorded" in log and f"lmdb_transaction_reopened={reopened}" in log, daemon.log_tail()
     assert_every_acknowledged_settle_kept(daemon, acked, last, events=60)
+
+
+@pytest.mark.parametrize("on_store_error", ["fail_closed", "fail_open"])
+def test_a_nearly_full_map_refuses_new_reservations_and_settles_every_one_made(make_daemon, on_store_error):
+    """A daemon whose LMDB map fills up under ordinary traffic (each request settled soon after its
+    authorize) starts refusing authorizes as `on_store_error` says once its file is within 40% of
+    the map's end, and every reservation it had made can still be settled: nothing
+    acknowledged is lost and the ledger reconciles. (Without the headroom, settles failed first.)"""
+    # A 16 MiB map fills within seconds. A checkpoint every 10 ms moves the synced-snapshot pin
+    # (the pages freed since can be reused only after it); the headroom, 1,600 pages, must hold
+    # what is written until then, even on a slow CI machine.
+    daemon = make_daemon(extra_args=["--map-size-bytes", str(16 << 20), "--map-headroom-percent", "40",
+                                     "--sweep-interval-milliseconds", "10"])
+    if on_store_error == "fail_open":
+        with open(daemon.policy_path) as handle:
+            text = handle.read()
+        with open(daemon.policy_path, "w") as handle:
+            handle.write(text.replace("  reservation_retention: 24h\n", "  reservation_retention: 24h\n  on_store_error: fail_open\n"))
+    daemon.start()
+    open_reservations, settled, refusal = [], 0, None
+    with daemon.client(timeout=10) as client:
+        for index in range(200_000):
+            answer = client.authorize(secret(CRASH_KEYS[index % 4]), MODEL, estimate_micros=10, request_id=f"full-{index}")
+            if not answer.allowed or not answer.reservation:
+                refusal = answer
+                break
+            open_reservations.append(answer.reservation)
+            if len(open_reservations) > 20:
+                client.settle(open_reservations.pop(0), cost_micros=7)
+                settled += 1
+        assert refusal is not None, "a 16 MiB map never filled"
+        if on_store_error == "fail_closed":
+            assert not refusal.allowed and refusal.reason == "unavailable" and refusal.status == 503, refusal
+        else:
+            assert refusal.allowed and not refusal.reservation, refusal
+        assert "nearly full" in (refusal.detail or ""), refusal
+        for reservation in open_reservations:
+            assert client.settle(reservation, cost_micros=7).replayed is False
+    assert "the LMDB map is nearly full" in daemon.log_text(), daemon.log_tail()
+    wait_until_drained(daemon)
+    report = reconcile(daemon)
+    assert report["events_in_ledger"] == settled + len(open_reservations)
