@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     var inflightPerConnectionMax = 64
     @Option(name: .customLong("idle-timeout-seconds"), help: "A connection silent this long is closed.") var idleTimeoutSeconds: Int64 = 300
     @Option(name: .customLong("drain-timeout-seconds"), help: "How long shutdown waits for requests in flight.") var drainTimeoutSeconds: Int64 = 10
-    @Option(name: .customLong("map-size-bytes"), help: "The LMDB map size: the most state may occupy. Retained reservations need about 1 KiB per request per reservation_retention (docs/architecture.md, \"Sizing the map\"): the default holds a sustained ~70 requests/s with 24-hour retention.") var mapSizeBytes = 4 << 30
+    @Option(name: .customLong("map-size-bytes"), help: "The LMDB map size: the most state may occupy. Retained reservations need about 1 KiB per request per reservation_retention (docs/architecture.md, \"Sizing the map\"): the default holds a sustained ~60 requests/s with 24-hour retention.") var mapSizeBytes = 4 << 30
     @Option(name: .customLong("event-loop-threads"), help: "SwiftNIO event loop threads.") var eventLoopThreads = 1
     @Flag(name: .customLong("sync-commits"), help: "fsync every group commit before answering, authorize included: every answer survives power loss, at the cost of one fsync of latency.")
     var syncCommits = false
