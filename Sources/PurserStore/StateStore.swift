@@ -335,9 +335,7 @@ public final class StateStore: @unchecked Sendable {
     /// earlier run without sync, and a start-up after a later OS crash must not go back to it over
     /// synced commits.
     private static func removeSyncedSnapshotRecord(directory: String) throws(StoreError) {
-        let path = directory + "/" + SyncedSnapshot.fileName
-        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.journal(operation: "unlink", path: path, code: errno) }
-        try StoreJournal.syncDirectory(directory)
+        try StoreJournal.removeDurably([SyncedSnapshot.fileName], in: directory)
     }
 
     /// Makes every transaction committed so far durable, the cheapest way available: an

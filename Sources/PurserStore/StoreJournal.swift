@@ -169,11 +169,17 @@ final class StoreJournal: @unchecked Sendable {
     /// Deletes both files, for a run that keeps no journal, once LMDB on disk holds every entry
     /// (after recovery and a sync). The journal must not be used afterwards.
     func deleteFiles() throws(StoreError) {
-        for name in Self.fileNames {
+        try Self.removeDurably(Self.fileNames, in: directory)
+    }
+
+    /// Unlinks the named files of `directory` (one already gone is fine), then syncs the directory
+    /// so that the removal itself survives a crash.
+    static func removeDurably(_ names: [String], in directory: String) throws(StoreError) {
+        for name in names {
             let path = directory + "/" + name
             guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.journal(operation: "unlink", path: path, code: errno) }
         }
-        try Self.syncDirectory(directory)
+        try syncDirectory(directory)
     }
 
     // MARK: Appending (the writer's thread)

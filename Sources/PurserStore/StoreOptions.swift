@@ -57,6 +57,8 @@ public struct StoreOptions: Sendable {
     /// authorizes kept reserving. The file's end is the one measure LMDB honours: freed pages it
     /// cannot always reuse (see docs/architecture.md, "Sizing the map"). 0 turns it off.
     public var mapHeadroomPercent: Int
+    /// The largest `mapHeadroomPercent`: beyond half the map, the headroom would be the store.
+    public static let mapHeadroomPercentMax = 50
 
     public init(
         mapSizeBytes: Int = 4 << 30,
@@ -73,7 +75,7 @@ public struct StoreOptions: Sendable {
         ownsDataDirectory: Bool = false,
         mapHeadroomPercent: Int = 10
     ) {
-        precondition((0...50).contains(mapHeadroomPercent), "mapHeadroomPercent must be 0-50")
+        precondition((0...Self.mapHeadroomPercentMax).contains(mapHeadroomPercent), "mapHeadroomPercent must be 0-\(Self.mapHeadroomPercentMax)")
         self.mapHeadroomPercent = mapHeadroomPercent
         self.ownsDataDirectory = ownsDataDirectory
         self.bootIdentifier = bootIdentifier

@@ -125,17 +125,23 @@ public enum WireCodec {
     /// buffer with before `encode(_:bytesCount:into:)`.
     public static func encodedBytesCount(_ message: WireMessage) -> Int {
         var count = WireLimits.lengthPrefixBytes + WireLimits.headerBytes
+        forEachValue(of: message) { value, spec in count += WireLimits.fieldHeaderBytes + valueBytesCount(value, spec: spec) }
+        return count
+    }
+
+    /// Every value `message` carries with its field's spec, in the order a frame holds them:
+    /// ascending tag, a repeated field's values in arrival order.
+    private static func forEachValue(of message: WireMessage, _ body: (FieldValue, FieldSpec) -> Void) {
         for (index, spec) in MessageSchema.fields(of: message.type).enumerated() {
             switch message.slots[index] {
             case .absent:
                 continue
             case .single(let value):
-                count += WireLimits.fieldHeaderBytes + valueBytesCount(value, spec: spec)
+                body(value, spec)
             case .repeated(let values):
-                for value in values { count += WireLimits.fieldHeaderBytes + valueBytesCount(value, spec: spec) }
+                for value in values { body(value, spec) }
             }
         }
-        return count
     }
 
     /// Writes the frame of `message` at the start of `buffer`: `bytesCount` bytes, which must be
@@ -154,16 +160,7 @@ public enum WireCodec {
         writer.write(WireLimits.protocolVersion)
         writer.write(message.type.rawValue)
         writer.write(message.correlationId)
-        for (index, spec) in MessageSchema.fields(of: message.type).enumerated() {
-            switch message.slots[index] {
-            case .absent:
-                continue
-            case .single(let value):
-                writer.write(value, spec: spec)
-            case .repeated(let values):
-                for value in values { writer.write(value, spec: spec) }
-            }
-        }
+        forEachValue(of: message) { value, spec in writer.write(value, spec: spec) }
         precondition(writer.offset == count, "encodedBytesCount and encode disagree")
     }
 

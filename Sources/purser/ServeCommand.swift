@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PurserServer
+import PurserStore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,7 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive")
         }
         guard idleTimeoutSeconds >= 1, drainTimeoutSeconds >= 0 else { throw ValidationError("timeouts must be positive") }
-        guard (0...50).contains(mapHeadroomPercent) else { throw ValidationError("--map-headroom-percent must be 0 to 50") }
+        guard (0...StoreOptions.mapHeadroomPercentMax).contains(mapHeadroomPercent) else {
+            throw ValidationError("--map-headroom-percent must be 0 to \(StoreOptions.mapHeadroomPercentMax)")
+        }
         guard sweepIntervalMilliseconds >= 10, sweepIntervalMilliseconds <= 3_600_000 else {
             throw ValidationError("--sweep-interval-milliseconds must be 10 to 3600000")
         }

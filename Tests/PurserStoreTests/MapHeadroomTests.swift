@@ -63,7 +63,7 @@ import Testing
                     if settled % 20 == 0 { _ = try store.trimOutbox(through: settled) }
                     try store.checkpoint()
                 }
-            } catch let error as StoreError {
+            } catch {
                 return (open, .failed(error))
             }
         }
